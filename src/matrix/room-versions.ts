@@ -51,7 +51,8 @@ export interface RoomVersion {
 }
 
 function v(id: RoomVersionId, o: Omit<RoomVersion, 'id'>): RoomVersion {
-  return Object.freeze({ id, ...o });
+  // id last: the derived versions spread an earlier version, whose id must not win.
+  return Object.freeze({ ...o, id });
 }
 
 const base: Omit<RoomVersion, 'id'> = {
