@@ -1,0 +1,686 @@
+/**
+ * The room actor: the only writer of its room. It takes inputs in mailbox
+ * order and runs each event through the checks of the input pipeline
+ * (signatures, auth events, auth against its own auth events, prev events,
+ * state before, auth against that state, soft-fail against the current
+ * state), commits the outcome as one storage unit, then publishes outputs.
+ * Events whose prev events are missing are parked (missing-prev.ts) without
+ * holding up the room. Local events (send, create_room) are built here so
+ * concurrent sends to one room never race.
+ */
+import type { Logger } from 'pino';
+import type { MatrixEvent } from '../src/matrix/event.js';
+import type { JsonObject } from '../src/matrix/json.js';
+import { roomVersion, type RoomVersion } from '../src/matrix/room-versions.js';
+import { stateKey, type StateMap } from '../src/matrix/state-key.js';
+import { verifyEventSignatures, requiredSigners } from '../src/matrix/signing.js';
+import { checkAuth } from '../src/auth/check.js';
+import { checkAuthEvents } from '../src/auth/auth-events.js';
+import { RoomServerError } from '../src/errors.js';
+import type { CreateRoomReply, InputResult, Output, SendReply, SendRequest } from '../src/api.js';
+import type { KeyRing } from '../src/keyring.js';
+import type { PeerFetcher } from '../src/peers.js';
+import type { SigningKey } from '../src/matrix/ed25519.js';
+import type { PreparedCreate, PreparedInput, Reply, RoomMsg } from './messages.js';
+import { statusOf, type EventRecord, type RoomHead, type RoomStore, type Unit, type PendingOutput } from './room-store.js';
+import { EventSource, type EventCache } from './event-source.js';
+import { RoomStateCalc, diffStates, ownEntry, type StateChanges } from './room-state.js';
+import { ParkedEvents, type ParkLimits } from './missing-prev.js';
+import { buildLocalEvent, createRoomEvents } from './local-events.js';
+import { redactionAllowed, redactedCopy } from './redactions.js';
+import { inputsTotal } from '../src/metrics.js';
+
+export interface RoomDeps {
+  store: RoomStore;
+  cache: EventCache;
+  serverName: string;
+  signingKey: SigningKey;
+  keys: KeyRing;
+  peers: PeerFetcher | undefined;
+  log: Logger;
+  publish(outputs: Output[]): void;
+  /** parse + hash-check a PDU fetched from a peer (same path as inputs) */
+  prepare(pdu: JsonObject, rv: RoomVersion, kind: PreparedInput['kind'], extra?: Partial<PreparedInput>): PreparedInput;
+  /** queue a message to this room's actor (used by fetches finishing later) */
+  dispatch(roomId: string, msg: RoomMsg): void;
+  park: ParkLimits;
+  /** backoff shared by all rooms: server -> earliest next attempt */
+  backoff: Map<string, { until: number; delay: number }>;
+}
+
+/** The hot state of a loaded room actor; dropped on passivation. */
+export interface RoomHot {
+  roomId: string;
+  /** undefined until the room's create event is stored */
+  head: RoomHead | undefined;
+  rv: RoomVersion | undefined;
+  createEvent: MatrixEvent | undefined;
+  /** current state; mutated only after a successful commit */
+  current: StateMap;
+  events: EventSource | undefined;
+  calc: RoomStateCalc | undefined;
+}
+
+/** Per-room data that outlives the actor's hot state (kept by the supervisor). */
+export interface RoomEntry {
+  roomId: string;
+  parked: ParkedEvents;
+}
+
+type Outcome = InputResult | 'parked';
+
+export class RoomLogic {
+  constructor(
+    private readonly deps: RoomDeps,
+    private readonly entry: RoomEntry,
+  ) {}
+
+  private get store(): RoomStore {
+    return this.deps.store;
+  }
+
+  async load(): Promise<RoomHot> {
+    const roomId = this.entry.roomId;
+    const head = await this.store.getRoom(roomId);
+    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined };
+    if (head) {
+      this.attachVersion(hot, roomVersion(head.roomVersion));
+      hot.current = new Map(await this.store.loadSnapshot(head.currentSnapshot));
+      hot.createEvent = await hot.events!.get(head.createEventId);
+    }
+    return hot;
+  }
+
+  private attachVersion(hot: RoomHot, rv: RoomVersion): void {
+    hot.rv = rv;
+    hot.events = new EventSource(this.store, this.deps.cache, rv);
+    hot.calc = new RoomStateCalc(hot.roomId, rv, this.store, hot.events);
+  }
+
+  async handle(hot: RoomHot | undefined, msg: RoomMsg): Promise<RoomHot> {
+    const room = hot ?? (await this.load());
+    switch (msg.op) {
+      case 'input':
+        await this.onInput(room, msg.input, msg.reply);
+        break;
+      case 'send':
+        msg.reply.resolve(await this.onSend(room, msg.req));
+        break;
+      case 'create':
+        msg.reply.resolve(await this.onCreate(room, msg.create));
+        break;
+      case 'fetched':
+        for (const input of msg.inputs) {
+          await this.onInput(room, input, { resolve: () => {}, reject: () => {} }, true);
+        }
+        this.entry.parked.fetchDone(msg.gapFor);
+        await this.retryParked(room);
+        break;
+      case 'retry':
+        await this.retryParked(room);
+        break;
+    }
+    return room;
+  }
+
+  private async onInput(room: RoomHot, input: PreparedInput, reply: Reply<InputResult>, fromFetch = false): Promise<void> {
+    const outcome = await this.process(room, input, fromFetch);
+    if (outcome === 'parked') {
+      this.entry.parked.add(input, reply);
+      if (!fromFetch) this.startGapFetch(room, input);
+      return;
+    }
+    inputsTotal.inc({ status: outcome.status });
+    reply.resolve(outcome);
+    if (outcome.status === 'accepted' || outcome.status === 'soft_failed' || outcome.status === 'outlier') {
+      await this.retryParked(room);
+    }
+  }
+
+  /** Retries parked events whose prev events are now known; fails those past their deadline. */
+  private async retryParked(room: RoomHot): Promise<void> {
+    const parked = this.entry.parked;
+    for (;;) {
+      const expired = parked.takeExpired(Date.now());
+      for (const p of expired) {
+        const r: InputResult = { event_id: p.input.event.eventId, status: 'rejected', reason: 'missing_prev_events' };
+        await this.finishUnstored(room.roomId, p.input);
+        inputsTotal.inc({ status: 'rejected' });
+        p.reply.resolve(r);
+      }
+      const ready = await parked.takeReady((id) => this.isKnownWithState(id));
+      if (ready.length === 0) return;
+      for (const p of ready) {
+        const outcome = await this.process(room, p.input, true);
+        if (outcome === 'parked') parked.add(p.input, p.reply);
+        else {
+          inputsTotal.inc({ status: outcome.status });
+          p.reply.resolve(outcome);
+        }
+      }
+    }
+  }
+
+  private async isKnownWithState(eventId: string): Promise<boolean> {
+    const r = await this.store.getEvent(eventId);
+    return !!r && !r.outlier && (r.beforeSnapshot !== 0 || (r.prevEvents.length === 0 && r.stateKey !== undefined));
+  }
+
+  /** Removes the journal entries of an input that ends without being stored. */
+  private async finishUnstored(roomId: string, input: PreparedInput): Promise<void> {
+    if (input.journalSeqs?.length) await this.store.commit(roomId, { journalSeqs: input.journalSeqs });
+  }
+
+  // ---------------------------------------------------------------------------
+  // The pipeline for one event
+
+  private async process(room: RoomHot, input: PreparedInput, fromFetch: boolean): Promise<Outcome> {
+    const ev = input.event;
+    const rejectUnstored = async (reason: string): Promise<InputResult> => {
+      await this.finishUnstored(room.roomId, input);
+      return { event_id: ev.eventId, status: 'rejected', reason };
+    };
+
+    if (ev.roomId !== room.roomId) return rejectUnstored('wrong_room');
+
+    const existing = await this.store.getEvent(ev.eventId);
+    if (existing && !(existing.outlier && input.kind !== 'outlier')) {
+      await this.finishUnstored(room.roomId, input);
+      return { event_id: ev.eventId, status: 'duplicate', reason: statusOf(existing) };
+    }
+
+    const isCreate = ev.type === 'm.room.create' && ev.stateKey === '';
+    if (!room.head && !room.rv) {
+      if (isCreate || input.kind === 'outlier' || input.stateEventIds) this.attachVersion(room, ev.roomVersion);
+      else return rejectUnstored('unknown_room');
+    }
+    if (room.rv && room.rv.id !== ev.roomVersion.id) return rejectUnstored('room_version_mismatch');
+    const rv = room.rv!;
+    if (isCreate && room.head) return rejectUnstored('room_already_created');
+
+    // Signatures of the servers the spec requires.
+    if (!input.local) {
+      const signers = requiredSigners(ev.json, rv);
+      await this.deps.keys.ensure(signers);
+      const sig = verifyEventSignatures(ev.json, rv, (server, keyId) =>
+        this.deps.keys.lookup(server, keyId, ev.originServerTs, rv.enforceKeyValidity),
+      );
+      if (!sig.ok) return rejectUnstored('bad_signature');
+    }
+
+    // Auth events: present (fetching missing ones), not rejected, the right ones.
+    let authEvents: MatrixEvent[];
+    let createEvent = room.createEvent;
+    if (!isCreate) {
+      const loaded = await this.loadAuthEvents(room, ev, input.origin);
+      if (!loaded) return rejectUnstored('missing_auth_events');
+      authEvents = loaded.events;
+      if (loaded.rejected) return this.storeRejected(room, input, 'rejected_auth_event', 0);
+      if (rv.roomIdFromCreateEvent && !createEvent) {
+        createEvent = await room.events!.get('$' + room.roomId.slice(1));
+        if (!createEvent) return rejectUnstored('missing_create_event');
+      }
+      const ae = checkAuthEvents(ev, authEvents, { createEvent });
+      if (!ae.ok) return this.storeRejected(room, input, `auth_events:${ae.code}`, 0);
+      const own = checkAuth(ev, ae.state);
+      if (!own.ok) return this.storeRejected(room, input, `auth:${own.code}`, 0);
+    } else {
+      const own = checkAuth(ev, { get: () => undefined });
+      if (!own.ok) return this.storeRejected(room, input, `auth:${own.code}`, 0);
+      createEvent = ev;
+    }
+
+    if (input.kind === 'outlier') return this.storeOutlier(room, input);
+
+    // State before the event.
+    let before: StateMap;
+    let beforeSnap: number;
+    let linear = false;
+    const unit: Unit = {};
+    if (isCreate) {
+      before = new Map();
+      beforeSnap = 0;
+    } else if (input.stateEventIds) {
+      const st = await this.stateFromIds(room, input.stateEventIds, input.origin);
+      if (!st) return rejectUnstored('missing_state_events');
+      before = st;
+      beforeSnap = await this.store.snapshotOf(unit, room.roomId, before);
+    } else {
+      const prevRecs: EventRecord[] = [];
+      for (const id of ev.prevEvents) {
+        const r = await this.store.getEvent(id);
+        if (!r || r.outlier) return fromFetch && input.kind === 'old' ? rejectUnstored('missing_prev_events') : 'parked';
+        prevRecs.push(r);
+      }
+      if (!room.head) return rejectUnstored('unknown_room');
+      linear = input.kind === 'new' && sameSet(ev.prevEvents, room.head.extremities);
+      if (linear) {
+        before = room.current;
+        beforeSnap = room.head.currentSnapshot;
+      } else {
+        const states = await Promise.all(prevRecs.map((r) => room.calc!.stateAfter(r)));
+        before = await room.calc!.resolve(states);
+        // Derive from the first prev's state before: usually one small block away.
+        const base = prevRecs[0]!;
+        const baseState = await this.store.loadSnapshot(base.beforeSnapshot);
+        beforeSnap = await this.store.deriveSnapshot(unit, room.roomId, base.beforeSnapshot, diffStates(baseState, before).changes);
+      }
+    }
+
+    // Allowed by the state before it?
+    if (!isCreate) {
+      const lookup = await room.calc!.authLookup(ev, before, createEvent);
+      const r = checkAuth(ev, lookup);
+      if (!r.ok) return this.storeRejected(room, input, `auth:${r.code}`, beforeSnap, unit);
+    }
+
+    // Allowed by the current state? (new events only; the same check when linear)
+    let softFailed = false;
+    if (input.kind === 'new' && !linear && !isCreate && room.head) {
+      const lookup = await room.calc!.authLookup(ev, room.current, createEvent);
+      softFailed = !checkAuth(ev, lookup).ok;
+    }
+
+    return this.commitEvent(room, input, { before, beforeSnap, linear, softFailed, createEvent, unit });
+  }
+
+  private async loadAuthEvents(
+    room: RoomHot,
+    ev: MatrixEvent,
+    origin: string | undefined,
+  ): Promise<{ events: MatrixEvent[]; rejected: boolean } | undefined> {
+    let got = await room.events!.getMany(ev.authEvents);
+    if (got.size < ev.authEvents.length) {
+      await this.fetchAuthChain(room, ev, origin);
+      got = await room.events!.getMany(ev.authEvents);
+      if (got.size < ev.authEvents.length) return undefined;
+    }
+    let rejected = false;
+    for (const id of ev.authEvents) {
+      const r = await this.store.getEvent(id);
+      if (r?.rejected) rejected = true;
+    }
+    return { events: ev.authEvents.map((id) => got.get(id)!), rejected };
+  }
+
+  /** Asks peers for an event's auth chain; stores what checks out as outliers. */
+  private async fetchAuthChain(room: RoomHot, ev: MatrixEvent, origin: string | undefined): Promise<void> {
+    const peers = this.deps.peers;
+    if (!peers) return;
+    for (const server of this.candidateServers(room, ev, origin)) {
+      let chain;
+      try {
+        chain = await peers.eventAuth(server, room.roomId, ev.eventId);
+      } catch {
+        continue;
+      }
+      await this.storeOutliers(room, chain);
+      const have = await room.events!.getMany(ev.authEvents);
+      if (have.size === ev.authEvents.length) return;
+    }
+  }
+
+  /** Checks and stores fetched events as outliers, oldest first. */
+  private async storeOutliers(room: RoomHot, pdus: JsonObject[]): Promise<void> {
+    const prepared: PreparedInput[] = [];
+    for (const pdu of pdus) {
+      try {
+        prepared.push(this.deps.prepare(pdu, room.rv!, 'outlier'));
+      } catch {
+        // malformed events from a peer are skipped
+      }
+    }
+    prepared.sort((a, b) => a.event.depth - b.event.depth || (a.event.eventId < b.event.eventId ? -1 : 1));
+    for (const p of prepared) {
+      if (await this.store.getEvent(p.event.eventId)) continue;
+      await this.process(room, p, true);
+    }
+  }
+
+  /** Full state from event IDs (fetching unknown ones from peers as outliers). */
+  private async stateFromIds(room: RoomHot, ids: string[], origin: string | undefined): Promise<StateMap | undefined> {
+    let got = await room.events!.getMany(ids);
+    if (got.size < ids.length && this.deps.peers) {
+      const missing = ids.filter((id) => !got.has(id));
+      for (const server of this.candidateServers(room, undefined, origin)) {
+        try {
+          const pdus = await this.deps.peers.events(server, missing);
+          await this.storeOutliers(room, pdus);
+        } catch {
+          continue;
+        }
+        got = await room.events!.getMany(ids);
+        if (got.size === ids.length) break;
+      }
+    }
+    if (got.size < ids.length) return undefined;
+    const st: StateMap = new Map();
+    for (const e of got.values()) if (e.stateKey !== undefined) st.set(stateKey(e.type, e.stateKey), e.eventId);
+    return st;
+  }
+
+  /** Servers to ask, in order: the origin, the sender's, then servers with joined members; never ourselves. */
+  candidateServers(room: RoomHot, ev: MatrixEvent | undefined, origin: string | undefined): string[] {
+    const out: string[] = [];
+    const add = (s: string | undefined) => {
+      if (s && s !== this.deps.serverName && !out.includes(s)) out.push(s);
+    };
+    add(origin);
+    if (ev) add(serverOf(ev.sender));
+    for (const k of room.current.keys()) {
+      if (k.startsWith('m.room.member\u0000')) add(serverOf(k.slice('m.room.member\u0000'.length)));
+      if (out.length > 20) break;
+    }
+    if (this.deps.peers) for (const s of this.deps.peers.knownServers()) add(s);
+    const now = Date.now();
+    return out.filter((s) => (this.deps.backoff.get(s)?.until ?? 0) <= now);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Commit paths
+
+  private record(room: RoomHot, ev: MatrixEvent, flags: Partial<EventRecord>): EventRecord {
+    return {
+      eventId: ev.eventId,
+      roomId: room.roomId,
+      stateKey: ev.stateKey === undefined ? undefined : stateKey(ev.type, ev.stateKey),
+      depth: ev.depth,
+      prevEvents: [...ev.prevEvents],
+      authEvents: [...ev.authEvents],
+      outlier: false,
+      rejected: false,
+      softFailed: false,
+      redacted: false,
+      beforeSnapshot: 0,
+      ...flags,
+    };
+  }
+
+  private async storeRejected(room: RoomHot, input: PreparedInput, reason: string, beforeSnap: number, unit: Unit = {}): Promise<InputResult> {
+    const ev = input.event;
+    unit.event = { record: this.record(room, ev, { rejected: true, rejectReason: reason, beforeSnapshot: beforeSnap, outlier: input.kind === 'outlier' }), json: ev.json };
+    if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
+    if (input.txnId) unit.txn = { sender: ev.sender, txnId: input.txnId, eventId: ev.eventId, status: 'rejected' };
+    if (!room.head && ev.type === 'm.room.create') {
+      // a rejected create event leaves the room uncreated
+    }
+    await this.store.commit(room.roomId, unit);
+    this.deps.cache.set(ev);
+    return { event_id: ev.eventId, status: 'rejected', reason };
+  }
+
+  private async storeOutlier(room: RoomHot, input: PreparedInput): Promise<InputResult> {
+    const ev = input.event;
+    const unit: Unit = { event: { record: this.record(room, ev, { outlier: true }), json: ev.json } };
+    if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
+    await this.applyPendingRedactions(room, ev, unit);
+    await this.store.commit(room.roomId, unit);
+    this.deps.cache.set(ev);
+    return { event_id: ev.eventId, status: 'outlier' };
+  }
+
+  private async commitEvent(
+    room: RoomHot,
+    input: PreparedInput,
+    s: { before: StateMap; beforeSnap: number; linear: boolean; softFailed: boolean; createEvent: MatrixEvent | undefined; unit: Unit },
+  ): Promise<InputResult> {
+    const ev = input.event;
+    const unit = s.unit;
+    const rec = this.record(room, ev, { beforeSnapshot: s.beforeSnap, softFailed: s.softFailed });
+    unit.event = { record: rec, json: ev.json };
+    if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
+    const isCreate = ev.type === 'm.room.create' && ev.stateKey === '';
+    const own = ownEntry(rec);
+    const status: InputResult['status'] = s.softFailed ? 'soft_failed' : 'accepted';
+    if (input.txnId) unit.txn = { sender: ev.sender, txnId: input.txnId, eventId: ev.eventId, status };
+
+    let newCurrent: StateMap | undefined;
+    let newHead: RoomHead | undefined;
+    let output: PendingOutput | undefined;
+    /** linear case: changes applied to room.current in place after the commit */
+    let inPlace: StateChanges | undefined;
+
+    if (isCreate) {
+      newCurrent = new Map([[own!, ev.eventId]]);
+      const snap = await this.store.deriveSnapshot(unit, room.roomId, 0, [[own!, ev.eventId]]);
+      newHead = { roomId: room.roomId, roomVersion: room.rv!.id, createEventId: ev.eventId, extremities: [ev.eventId], currentSnapshot: snap, depth: ev.depth };
+      output = this.newRoomEventOutput(room, ev, [ev.eventId], [], newHead.extremities, false, input.txnId);
+    } else if (input.kind === 'new' && !s.softFailed && room.head) {
+      const head = room.head;
+      const prevs = new Set(ev.prevEvents);
+      const extremities = head.extremities.filter((x) => !prevs.has(x));
+      extremities.push(ev.eventId);
+      let changes: StateChanges;
+      let adds: string[];
+      let removes: string[];
+      let rewrites = false;
+      let snap: number;
+      if (extremities.length === 1 && s.linear) {
+        // the common case: the event extends the only extremity
+        changes = own !== undefined ? [[own, ev.eventId]] : [];
+        const old = own !== undefined ? room.current.get(own) : undefined;
+        adds = own !== undefined ? [ev.eventId] : [];
+        removes = old !== undefined ? [old] : [];
+        snap = changes.length ? await this.store.deriveSnapshot(unit, room.roomId, s.beforeSnap, changes) : s.beforeSnap;
+      } else {
+        const after = new Map(s.before);
+        if (own !== undefined) after.set(own, ev.eventId);
+        room.calc!.rememberAfter(ev.eventId, after);
+        const others = extremities.filter((x) => x !== ev.eventId);
+        const states = [after];
+        for (const x of others) {
+          const r = await this.store.getEvent(x);
+          if (r) states.push(await room.calc!.stateAfter(r));
+        }
+        newCurrent = await room.calc!.resolve(states);
+        const d = diffStates(room.current, newCurrent);
+        changes = d.changes;
+        adds = d.adds;
+        removes = d.removes;
+        // state resolution changed more than the event's own entry?
+        rewrites = d.changes.some(([k, id]) => !(k === own && id === ev.eventId));
+        snap = await this.store.deriveSnapshot(unit, room.roomId, head.currentSnapshot, changes);
+      }
+      newHead = { ...head, extremities, currentSnapshot: snap, depth: Math.max(head.depth, ev.depth) };
+      output = this.newRoomEventOutput(room, ev, adds, removes, extremities, rewrites, input.txnId);
+      unit.memberChanges = await this.memberChanges(room, changes);
+      if (!newCurrent) inPlace = changes;
+    } else if (input.kind === 'old' && room.head) {
+      output = { type: 'old_room_event', room_id: room.roomId, event: ev.json };
+    }
+
+    if (isCreate) unit.memberChanges = [];
+    if (newHead) unit.head = newHead;
+    if (output) unit.output = output;
+
+    // Redactions: this event redacting another, or earlier redactions of this event.
+    if (!s.softFailed) {
+      await this.applyRedaction(room, ev, s.before, s.createEvent, unit);
+      await this.applyPendingRedactions(room, ev, unit);
+    }
+
+    const outputs = await this.store.commit(room.roomId, unit);
+
+    // Only now, with the unit durable, move the hot state forward.
+    this.deps.cache.set(ev);
+    if (isCreate) {
+      room.head = newHead;
+      room.current = newCurrent!;
+      room.createEvent = ev;
+    } else if (newHead) {
+      room.head = newHead;
+      if (newCurrent) room.current = newCurrent;
+      else for (const [k, id] of inPlace ?? []) {
+        if (id === undefined) room.current.delete(k);
+        else room.current.set(k, id);
+      }
+    }
+    if (outputs.length) this.deps.publish(outputs);
+    return { event_id: ev.eventId, status };
+  }
+
+  private newRoomEventOutput(
+    room: RoomHot,
+    ev: MatrixEvent,
+    adds: string[],
+    removes: string[],
+    latest: string[],
+    rewrites: boolean,
+    txnId: string | undefined,
+  ): PendingOutput {
+    const o: PendingOutput = {
+      type: 'new_room_event',
+      room_id: room.roomId,
+      event: ev.json,
+      adds_state_event_ids: adds,
+      removes_state_event_ids: removes,
+      latest_event_ids: [...latest],
+      rewrites_state: rewrites,
+    };
+    if (txnId !== undefined) (o as { txn_id?: string }).txn_id = txnId;
+    return o;
+  }
+
+  private async memberChanges(room: RoomHot, changes: StateChanges): Promise<Array<{ userId: string; membership: string; eventId: string }>> {
+    const out: Array<{ userId: string; membership: string; eventId: string }> = [];
+    for (const [k, id] of changes) {
+      if (!k.startsWith('m.room.member\u0000')) continue;
+      const userId = k.slice('m.room.member\u0000'.length);
+      if (id === undefined) {
+        out.push({ userId, membership: 'leave', eventId: '' });
+        continue;
+      }
+      const e = await room.events!.get(id);
+      const m = e?.content.membership;
+      out.push({ userId, membership: typeof m === 'string' ? m : 'leave', eventId: id });
+    }
+    return out;
+  }
+
+  /** A redaction event whose target we hold: redact the target if the redaction is allowed. */
+  private async applyRedaction(room: RoomHot, ev: MatrixEvent, before: StateMap, createEvent: MatrixEvent | undefined, unit: Unit): Promise<void> {
+    if (ev.type !== 'm.room.redaction' || !ev.redacts) return;
+    const target = await room.events!.get(ev.redacts);
+    const targetRec = target ? await this.store.getEvent(ev.redacts) : undefined;
+    if (!target || !targetRec || targetRec.roomId !== room.roomId) {
+      unit.pendingRedaction = { targetEventId: ev.redacts, redactionEventId: ev.eventId };
+      return;
+    }
+    if (targetRec.redacted) return;
+    const lookup = await room.calc!.authLookup(ev, before, createEvent);
+    if (!redactionAllowed(ev, target, lookup, room.rv!)) return;
+    this.addRedaction(room, ev, target, unit);
+  }
+
+  /** Earlier redactions waiting for this event. */
+  private async applyPendingRedactions(room: RoomHot, ev: MatrixEvent, unit: Unit): Promise<void> {
+    const waiting = await this.store.pendingRedactions(ev.eventId);
+    for (const rid of waiting) {
+      const red = await room.events!.get(rid);
+      const redRec = await this.store.getEvent(rid);
+      if (!red || !redRec || redRec.rejected || redRec.softFailed || redRec.roomId !== room.roomId) continue;
+      const redState = redRec.beforeSnapshot ? await this.store.loadSnapshot(redRec.beforeSnapshot) : room.current;
+      const lookup = await room.calc!.authLookup(red, redState, room.createEvent);
+      if (!redactionAllowed(red, ev, lookup, room.rv!)) continue;
+      // the event is stored redacted from the start
+      if (unit.event && unit.event.record.eventId === ev.eventId) {
+        unit.event.json = redactedCopy(ev.json, room.rv!);
+        unit.event.record.redacted = true;
+      }
+      (unit.extraOutputs ??= []).push({ type: 'redacted_event', room_id: room.roomId, redacted_event_id: ev.eventId, redaction_event: red.json });
+      return;
+    }
+  }
+
+  private addRedaction(room: RoomHot, redaction: MatrixEvent, target: MatrixEvent, unit: Unit): void {
+    (unit.redactEvents ??= []).push({ eventId: target.eventId, redactedJson: redactedCopy(target.json, room.rv!) });
+    (unit.extraOutputs ??= []).push({
+      type: 'redacted_event',
+      room_id: room.roomId,
+      redacted_event_id: target.eventId,
+      redaction_event: redaction.json,
+    });
+    this.deps.cache.delete(target.eventId);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Missing prev events
+
+  private startGapFetch(room: RoomHot, input: PreparedInput): void {
+    const peers = this.deps.peers;
+    if (!peers || !room.head || !room.rv) return;
+    const ev = input.event;
+    if (!this.entry.parked.startFetch(ev.eventId)) return;
+    const servers = this.candidateServers(room, ev, input.origin);
+    const earliest = [...room.head.extremities];
+    const rv = room.rv;
+    const roomId = room.roomId;
+    void fetchGap({
+      deps: this.deps,
+      roomId,
+      rv,
+      servers,
+      earliest,
+      latest: ev.eventId,
+      deadline: input.deadline,
+      isKnown: (id) => this.isKnownWithState(id),
+    }).then(
+      (inputs) => this.deps.dispatch(roomId, { op: 'fetched', inputs, gapFor: ev.eventId }),
+      (err) => {
+        this.deps.log.warn({ err, roomId }, 'gap fetch failed');
+        this.deps.dispatch(roomId, { op: 'fetched', inputs: [], gapFor: ev.eventId });
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------
+  // Local events
+
+  private async onSend(room: RoomHot, req: SendRequest): Promise<SendReply> {
+    if (req.txnId !== undefined) {
+      const prior = await this.store.getTxn(req.sender, req.txnId);
+      if (prior) return { event_id: prior.eventId, status: prior.status };
+    }
+    if (!room.head || !room.rv) throw new RoomServerError('M_NOT_FOUND', `unknown room ${room.roomId}`);
+    const ev = await buildLocalEvent(room, this.deps, {
+      sender: req.sender,
+      type: req.type,
+      stateKey: req.stateKey,
+      content: req.content,
+    });
+    const input: PreparedInput = { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 };
+    if (req.txnId !== undefined) input.txnId = req.txnId;
+    const out = await this.process(room, input, false);
+    if (out === 'parked') throw new RoomServerError('M_UNKNOWN', 'a local event was parked');
+    inputsTotal.inc({ status: out.status });
+    return { event_id: out.event_id, status: out.status };
+  }
+
+  private async onCreate(room: RoomHot, c: PreparedCreate): Promise<CreateRoomReply> {
+    if (room.head) throw new RoomServerError('M_INVALID_PARAM', `room ${room.roomId} already exists`);
+    const eventIds: string[] = [];
+    for await (const ev of createRoomEvents(room, this.deps, c)) {
+      const out = await this.process(room, { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 }, false);
+      if (out === 'parked' || out.status !== 'accepted') {
+        throw new RoomServerError('M_INVALID_PARAM', `create_room: ${ev.type} was ${out === 'parked' ? 'parked' : `${out.status} (${out.reason ?? ''})`}`);
+      }
+      inputsTotal.inc({ status: out.status });
+      eventIds.push(ev.eventId);
+    }
+    return { room_id: room.roomId, event_ids: eventIds };
+  }
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  if (a.length === 1) return a[0] === b[0];
+  const s = new Set(a);
+  return b.every((x) => s.has(x));
+}
+
+export function serverOf(id: string): string | undefined {
+  const i = id.indexOf(':');
+  return i < 0 ? undefined : id.slice(i + 1);
+}
+
+import { fetchGap } from './missing-prev.js';

@@ -1,0 +1,101 @@
+/**
+ * A small typed layer over nact so the rest of the code never meets its
+ * quirks:
+ * - handlers are `(state, msg) => Promise<state>`; a handler's return value
+ *   becomes the new state (nact's rule, kept), and `undefined` means "not
+ *   loaded" so the next message reloads from storage;
+ * - a handler that throws does not kill the actor: the error goes to
+ *   `onError` (which fails that message's caller) and the state is dropped,
+ *   so the actor restarts from storage with its mailbox intact;
+ * - idle passivation uses nact's `shutdownAfter`; nact silently drops
+ *   messages dispatched to a stopped actor, so `send` checks liveness first
+ *   and reports `false` (the caller respawns);
+ * - actor names are checked against nact's allowed alphabet.
+ */
+import nact from 'nact';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+// nact keeps its registry of systems here; it is how nact itself finds a
+// live actor, and the only way to tell a stopped one from a live one.
+const systemMap = require('nact/lib/system-map.js') as { find(systemName: string, ref: unknown): unknown };
+
+const NAME_RE = /^[a-z0-9-$_.+!*'(),]+$/i;
+
+// nact's typings do not match its runtime shape closely enough to be useful
+// here (Ref generics, missing exports); we type our side and keep nact's
+// values opaque.
+type NactRef = { system: { name: string } };
+
+export interface ActorOptions<S> {
+  /** Stop the actor after this long without messages (ms); 0 = never. */
+  idleMs?: number;
+  /** Called when a handler throws; the message's caller should be failed. */
+  onError?: (err: unknown, msg: unknown) => void;
+  /** Called after the actor stopped (idle or explicit), with its last state. */
+  afterStop?: (state: S | undefined) => void;
+}
+
+export interface ActorHandle<M> {
+  readonly name: string;
+  /** Queue a message; false when the actor has stopped (nothing was queued). */
+  send(msg: M): boolean;
+  stop(): void;
+  isAlive(): boolean;
+}
+
+export type Handler<S, M> = (state: S | undefined, msg: M) => Promise<S | undefined>;
+
+export class ActorRuntime {
+  private readonly system: NactRef;
+  private stopped = false;
+
+  constructor() {
+    this.system = nact.start() as unknown as NactRef;
+  }
+
+  spawn<S, M>(name: string, handler: Handler<S, M>, opts: ActorOptions<S> = {}): ActorHandle<M> {
+    if (this.stopped) throw new Error('actor runtime stopped');
+    if (!NAME_RE.test(name)) throw new Error(`invalid actor name ${JSON.stringify(name)}`);
+    const onError = opts.onError;
+    const wrapped = async (state: S | undefined, msg: M): Promise<S | undefined> => {
+      try {
+        return await handler(state, msg);
+      } catch (err) {
+        onError?.(err, msg);
+        return undefined;
+      }
+    };
+    const props: Record<string, unknown> = {
+      initialState: undefined,
+      // A throw escaping `wrapped` would be a bug in onError itself; keep
+      // the actor and its mailbox alive rather than stopping it.
+      onCrash: (_msg: unknown, _err: unknown, ctx: { reset: symbol }) => ctx.reset,
+      afterStop: (state: S | undefined) => opts.afterStop?.(state),
+    };
+    if (opts.idleMs && opts.idleMs > 0) props.shutdownAfter = opts.idleMs;
+    const ref = (nact.spawn as unknown as (p: unknown, f: unknown, n: string, pr: unknown) => NactRef)(
+      this.system,
+      wrapped,
+      name,
+      props,
+    );
+    const isAlive = () => !!systemMap.find(ref.system.name, ref);
+    return {
+      name,
+      isAlive,
+      send: (msg: M) => {
+        if (!isAlive()) return false;
+        nact.dispatch(ref as never, msg as never);
+        return true;
+      },
+      stop: () => nact.stop(ref as never),
+    };
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    nact.stop(this.system as never);
+  }
+}
