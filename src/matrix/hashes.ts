@@ -1,0 +1,67 @@
+/**
+ * Event hashes (server-server API, "Calculating the content hash for an
+ * event" and "Calculating the reference hash for an event").
+ *
+ * - content hash: SHA-256 of the canonical JSON of the *unredacted* event
+ *   without `unsigned`, `signatures` and `hashes`; carried in
+ *   `hashes.sha256` as unpadded base64.
+ * - reference hash: SHA-256 of the canonical JSON of the *redacted* event
+ *   without `signatures` and `unsigned`; the event ID of v3+ rooms.
+ */
+import { hash } from 'node:crypto';
+import type { JsonObject } from './json.js';
+import { isJsonObject } from './json.js';
+import type { RoomVersion } from './room-versions.js';
+import { canonicalJson } from './canonical-json.js';
+import { decodeBase64, encodeBase64 } from './base64.js';
+import { redactedCanonicalJson } from './redaction.js';
+
+/** SHA-256 of a string's UTF-8 bytes, or of bytes. */
+export function sha256(data: string | Uint8Array): Buffer {
+  return hash('sha256', data, 'buffer');
+}
+
+/** Canonical JSON of the event without `unsigned`, `signatures` and `hashes`: what the content hash covers. */
+export function contentHashCanonicalJson(pdu: JsonObject): string {
+  // A null prototype so that an own "__proto__" key is copied as data.
+  const rest = Object.create(null) as JsonObject;
+  for (const k in pdu) {
+    if (k === 'unsigned' || k === 'signatures' || k === 'hashes') continue;
+    rest[k] = pdu[k]!;
+  }
+  return canonicalJson(rest);
+}
+
+/** The content hash as raw bytes. */
+export function contentHashBytes(pdu: JsonObject): Buffer {
+  return sha256(contentHashCanonicalJson(pdu));
+}
+
+/** The content hash as unpadded base64 (the value of `hashes.sha256`). */
+export function contentHash(pdu: JsonObject): string {
+  return encodeBase64(contentHashBytes(pdu));
+}
+
+/**
+ * Whether `hashes.sha256` matches the event's content hash. The stored
+ * value is base64-decoded (padded or not) and compared as bytes; a missing
+ * or malformed value does not match.
+ */
+export function checkContentHash(pdu: JsonObject): boolean {
+  return contentHashMatches(pdu, contentHashBytes(pdu));
+}
+
+/** Compares `hashes.sha256` of `pdu` with an already computed content hash. */
+export function contentHashMatches(pdu: JsonObject, computed: Buffer): boolean {
+  const hashes = pdu.hashes;
+  if (!isJsonObject(hashes)) return false;
+  const claimed = hashes.sha256;
+  if (typeof claimed !== 'string') return false;
+  const raw = decodeBase64(claimed);
+  return raw !== undefined && raw.length === computed.length && raw.equals(computed);
+}
+
+/** The reference hash (32 bytes) of an event under room version `rv`. */
+export function referenceHash(pdu: JsonObject, rv: RoomVersion): Buffer {
+  return sha256(redactedCanonicalJson(pdu, rv));
+}

@@ -1,0 +1,247 @@
+/**
+ * Signing and verifying JSON and events (spec appendices "Signing JSON",
+ * "Checking for a Signature"; server-server API "Signing Events",
+ * "Validating hashes and signatures on received events").
+ *
+ * JSON signatures cover the canonical JSON of the object without
+ * `signatures` and `unsigned`. Event signatures cover the *redacted* event
+ * (so they survive redaction), which includes `hashes`: the content hash
+ * is what ties the full content to the signature.
+ */
+import type { JsonObject, JsonValue } from './json.js';
+import { isJsonObject } from './json.js';
+import type { RoomVersion } from './room-versions.js';
+import { canonicalJson } from './canonical-json.js';
+import { encodeBase64 } from './base64.js';
+import { signBytes, verifyBytes, type SigningKey } from './ed25519.js';
+import { contentHash } from './hashes.js';
+import { redactedCanonicalJson } from './redaction.js';
+import { serverNameOf } from './ids.js';
+
+/**
+ * Finds a server's public key (unpadded base64) by key ID. `atTs` is the
+ * event's `origin_server_ts` when the room version enforces key validity
+ * (v5+): return undefined for a key not valid at that time. `atTs` is
+ * undefined when validity is not enforced (v1-v4). Unknown keys: undefined.
+ */
+export type KeyLookup = (serverName: string, keyId: string, atTs: number | undefined) => string | undefined;
+
+function withoutSignaturesAndUnsigned(obj: JsonObject): JsonObject {
+  const rest = Object.create(null) as JsonObject;
+  for (const k in obj) {
+    if (k === 'signatures' || k === 'unsigned') continue;
+    rest[k] = obj[k]!;
+  }
+  return rest;
+}
+
+/** `signatures` with `sig` added under server and key ID (a new object; other signatures kept). */
+function addSignature(signatures: JsonValue | undefined, serverName: string, keyId: string, sig: string): JsonObject {
+  const all: JsonObject = isJsonObject(signatures) ? { ...signatures } : {};
+  const mine = all[serverName];
+  all[serverName] = { ...(isJsonObject(mine) ? mine : {}), [keyId]: sig };
+  return all;
+}
+
+/**
+ * Signs a JSON object as `serverName` with `key`: returns a copy with the
+ * signature added under `signatures[serverName][key.keyId]` (existing
+ * signatures and `unsigned` are kept, and not signed).
+ */
+export function signJson(obj: JsonObject, serverName: string, key: SigningKey): JsonObject {
+  const bytes = Buffer.from(canonicalJson(withoutSignaturesAndUnsigned(obj)), 'utf8');
+  const sig = encodeBase64(signBytes(key, bytes));
+  return { ...obj, signatures: addSignature(obj.signatures, serverName, key.keyId, sig) };
+}
+
+/**
+ * Whether `obj` carries a valid signature by `serverName` with key `keyId`
+ * (which must be an `ed25519:` key) for the public key given as base64.
+ * Padded and unpadded base64 signatures are accepted. Never throws.
+ */
+export function verifyJsonSignature(obj: JsonObject, serverName: string, keyId: string, publicKeyBase64: string): boolean {
+  if (!keyId.startsWith('ed25519:')) return false;
+  const sigs = obj.signatures;
+  if (!isJsonObject(sigs)) return false;
+  const mine = sigs[serverName];
+  if (!isJsonObject(mine)) return false;
+  const sig = mine[keyId];
+  if (typeof sig !== 'string') return false;
+  let bytes: Buffer;
+  try {
+    bytes = Buffer.from(canonicalJson(withoutSignaturesAndUnsigned(obj)), 'utf8');
+  } catch {
+    return false;
+  }
+  return verifyBytes(publicKeyBase64, bytes, sig);
+}
+
+/**
+ * Hashes and signs an event (server-server API "Adding hashes and
+ * signatures to outgoing events"): sets `hashes` to `{sha256: content
+ * hash}`, signs the redacted event under `rv`'s redaction rules, and
+ * returns a copy of the full event with the signature added.
+ */
+export function signEvent(pdu: JsonObject, serverName: string, key: SigningKey, rv: RoomVersion): JsonObject {
+  const out: JsonObject = { ...pdu, hashes: { sha256: contentHash(pdu) } };
+  const bytes = Buffer.from(redactedCanonicalJson(out, rv), 'utf8');
+  const sig = encodeBase64(signBytes(key, bytes));
+  out.signatures = addSignature(pdu.signatures, serverName, key.keyId, sig);
+  return out;
+}
+
+/** A 3PID invite: its sender's server need not have signed it (see requiredSigners). */
+function isThirdPartyInvite(pdu: JsonObject): boolean {
+  if (pdu.type !== 'm.room.member') return false;
+  const content = pdu.content;
+  return isJsonObject(content) && content.membership === 'invite' && content.third_party_invite !== undefined;
+}
+
+/**
+ * The servers whose signatures an event must carry (server-server API
+ * "Validating hashes and signatures on received events"):
+ * - the sender's server, except for an invite made from a third-party
+ *   invite (`m.room.member`, membership `invite`, with
+ *   `content.third_party_invite`), which another server may send;
+ * - v1/v2: also the server of the `event_id`, when it differs;
+ * - v8+: for a join with `content.join_authorised_via_users_server`, also
+ *   that user's server (auth rule "validly signed by the homeserver of the
+ *   user ID denoted by the key").
+ * IDs without a server part contribute nothing (parsePdu refuses them).
+ */
+export function requiredSigners(pdu: JsonObject, rv: RoomVersion): string[] {
+  const out: string[] = [];
+  const add = (id: JsonValue | undefined) => {
+    if (typeof id !== 'string') return;
+    const s = serverNameOf(id);
+    if (s !== undefined && s !== '' && !out.includes(s)) out.push(s);
+  };
+  if (!isThirdPartyInvite(pdu)) add(pdu.sender);
+  if (rv.eventIdFormat === 'v1') add(pdu.event_id);
+  if (rv.restrictedJoins && pdu.type === 'm.room.member') {
+    const content = pdu.content;
+    if (isJsonObject(content) && content.membership === 'join') add(content.join_authorised_via_users_server);
+  }
+  return out;
+}
+
+export type SignatureFailureReason =
+  /** no signature at all from a required server */
+  | 'missing_signature'
+  /** signatures exist, but none by a key we know (valid at the event's time) */
+  | 'unknown_key'
+  /** a signature by a known key does not verify */
+  | 'bad_signature'
+  /** `signatures` is not an object of objects of strings, or the event cannot be encoded */
+  | 'malformed_signatures';
+
+export type EventSignatureResult =
+  | { readonly ok: true; /** servers whose signatures were checked and found valid */ readonly servers: readonly string[] }
+  | {
+      readonly ok: false;
+      readonly reason: SignatureFailureReason;
+      /** the server whose signature is missing or wrong */
+      readonly server: string;
+      readonly keyId?: string;
+      readonly message: string;
+    };
+
+function fail(reason: SignatureFailureReason, server: string, message: string, keyId?: string): EventSignatureResult {
+  return keyId === undefined ? { ok: false, reason, server, message } : { ok: false, reason, server, keyId, message };
+}
+
+/**
+ * Checks one server's signatures on `signed` (the redacted event's
+ * canonical bytes). Per "Checking for a Signature": signatures with
+ * algorithms other than ed25519 and keys we do not know are skipped; at
+ * least one must remain, and every one by a known key must verify.
+ */
+function checkServer(
+  signatures: JsonValue | undefined,
+  server: string,
+  signed: Uint8Array,
+  keyLookup: KeyLookup,
+  atTs: number | undefined,
+): EventSignatureResult | undefined {
+  if (!isJsonObject(signatures)) return fail('missing_signature', server, 'event has no signatures');
+  const mine = signatures[server];
+  if (mine === undefined) return fail('missing_signature', server, `no signature from ${server}`);
+  if (!isJsonObject(mine)) return fail('malformed_signatures', server, `signatures of ${server} are not an object`);
+  let verified = 0;
+  let any = false;
+  for (const keyId in mine) {
+    any = true;
+    if (!keyId.startsWith('ed25519:')) continue;
+    const sig = mine[keyId];
+    if (typeof sig !== 'string') return fail('malformed_signatures', server, `signature ${server} ${keyId} is not a string`, keyId);
+    const pub = keyLookup(server, keyId, atTs);
+    if (pub === undefined) continue;
+    if (!verifyBytes(pub, signed, sig)) return fail('bad_signature', server, `signature of ${server} with ${keyId} does not verify`, keyId);
+    verified++;
+  }
+  if (verified === 0) {
+    return any
+      ? fail('unknown_key', server, `no signature of ${server} by a known key${atTs !== undefined ? ` valid at ${atTs}` : ''}`)
+      : fail('missing_signature', server, `no signature from ${server}`);
+  }
+  return undefined;
+}
+
+function keyTime(pdu: JsonObject, rv: RoomVersion): number | undefined {
+  const ts = pdu.origin_server_ts;
+  return rv.enforceKeyValidity && typeof ts === 'number' ? ts : undefined;
+}
+
+/**
+ * Verifies the signatures an event must carry (see requiredSigners) over
+ * its redacted form, so a redacted copy verifies too. `signedBytes`, when
+ * given, must be the UTF-8 of `redactedCanonicalJson(pdu, rv)` (the check
+ * pipeline computes it once for the event ID as well).
+ */
+export function verifyEventSignatures(
+  pdu: JsonObject,
+  rv: RoomVersion,
+  keyLookup: KeyLookup,
+  signedBytes?: Uint8Array,
+): EventSignatureResult {
+  const servers = requiredSigners(pdu, rv);
+  if (servers.length === 0 && !isThirdPartyInvite(pdu)) {
+    return fail('malformed_signatures', '', 'cannot tell which server must sign: sender has no server name');
+  }
+  let bytes = signedBytes;
+  if (bytes === undefined) {
+    try {
+      bytes = Buffer.from(redactedCanonicalJson(pdu, rv), 'utf8');
+    } catch (e) {
+      return fail('malformed_signatures', servers[0] ?? '', `event cannot be encoded: ${(e as Error).message}`);
+    }
+  }
+  const atTs = keyTime(pdu, rv);
+  for (const server of servers) {
+    const r = checkServer(pdu.signatures, server, bytes, keyLookup, atTs);
+    if (r) return r;
+  }
+  return { ok: true, servers };
+}
+
+/**
+ * Whether the event is validly signed by one given server (for auth rules
+ * that name a server, e.g. `join_authorised_via_users_server`).
+ */
+export function verifyEventSignedBy(
+  pdu: JsonObject,
+  rv: RoomVersion,
+  serverName: string,
+  keyLookup: KeyLookup,
+  signedBytes?: Uint8Array,
+): EventSignatureResult {
+  let bytes = signedBytes;
+  if (bytes === undefined) {
+    try {
+      bytes = Buffer.from(redactedCanonicalJson(pdu, rv), 'utf8');
+    } catch (e) {
+      return fail('malformed_signatures', serverName, `event cannot be encoded: ${(e as Error).message}`);
+    }
+  }
+  return checkServer(pdu.signatures, serverName, bytes, keyLookup, keyTime(pdu, rv)) ?? { ok: true, servers: [serverName] };
+}
