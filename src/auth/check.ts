@@ -263,7 +263,7 @@ function checkPowerLevels(event: MatrixEvent, state: AuthStateLookup, pl: RoomPo
     let rule: string;
     if (parsed.field === 'users' || parsed.field.startsWith('users.')) rule = n.plUsers;
     else if (!rv.integerPowerLevels) rule = n.powerLevels; // v1-v9: the spec names only `users`; other values must still be levels
-    else if (parsed.field.startsWith('events') || parsed.field.startsWith('notifications')) rule = n.plMaps;
+    else if (/^(events|notifications)(\.|$)/.test(parsed.field)) rule = n.plMaps;
     else rule = n.plIntegers;
     return deny('invalid_power_levels', rule, parsed.message);
   }

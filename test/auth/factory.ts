@@ -50,7 +50,7 @@ export function newEventId(rv: RoomVersion, sender: string): string {
 export function makeEvent(rv: RoomVersion, spec: EventSpec): MatrixEvent {
   const eventId = spec.eventId ?? newEventId(rv, spec.sender);
   const isV12Create = rv.roomIdFromCreateEvent && spec.type === 'm.room.create';
-  const roomId = spec.roomId ?? (isV12Create ? '!' + eventId.slice(1) : '!room:' + domain(spec.sender));
+  const roomId = spec.roomId ?? (isV12Create ? '!' + eventId.slice(1) : `!room${counter}:` + domain(spec.sender));
   const content = spec.content ?? {};
   const json: JsonObject = {
     type: spec.type,
@@ -166,6 +166,11 @@ export class TestRoom {
   checkMember(sender: string, target: string, membership: string, extra: JsonObject = {}, options?: CheckAuthOptions): AuthResult {
     return this.check({ type: 'm.room.member', sender, stateKey: target, content: { membership, ...extra } }, options);
   }
+}
+
+/** `users` content giving the creator 100 before v12 (v12 creators must not be listed). */
+export function adminUsers(v: string, creator = '@alice:a.test'): JsonObject {
+  return v === '12' ? {} : { [creator]: 100 };
 }
 
 /** The versions from `from` to `to` inclusive. */
