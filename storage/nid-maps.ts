@@ -1,0 +1,231 @@
+/**
+ * The string <-> NID maps of the four namespaces (rooms, events, event
+ * types, state keys). Allocation happens in memory: a new string gets the
+ * next NID of its namespace at once and its mapping stays pending until the
+ * first commit unit that uses it is written (the mapping goes into that same
+ * LevelDB batch). The counters are recovered at open from the highest stored
+ * NID of each namespace, so there is no counter record that could go stale;
+ * NIDs allocated but never written are simply handed out again after a
+ * restart, which is safe because nothing on disk refers to them.
+ *
+ * Concurrent `nid(ns, s)` calls for the same unknown string share one
+ * in-flight promise and so yield one NID.
+ */
+import type { ClassicLevel } from 'classic-level';
+import { RoomServerError } from '../src/errors.js';
+import type { BatchGetter } from './batch-get.js';
+import { nid2StrKey, prefixRange, readU64, str2NidKey, T_NID2STR, u64Value } from './keys.js';
+import { Lru } from './lru.js';
+import { ALL_NS, firstDynamicNid, nidLimit, nsName, preassigned, type Ns } from './nids.js';
+import { DURABLE, PENDING, type PendingItem } from './pending.js';
+import { corrupt } from './records.js';
+
+interface PendingMapping extends PendingItem {
+  readonly nid: number;
+  readonly str: string;
+}
+
+class Namespace {
+  next = 1;
+  readonly limit: number;
+  readonly preStr = new Map<string, number>();
+  readonly preNid = new Map<number, string>();
+  readonly byStr: Lru<string, number>;
+  readonly byNid: Lru<number, string>;
+  readonly pendStr = new Map<string, PendingMapping>();
+  readonly pendNid = new Map<number, PendingMapping>();
+  readonly allocating = new Map<string, Promise<number>>();
+
+  constructor(readonly ns: Ns, cacheSize: number) {
+    this.limit = nidLimit(ns);
+    this.byStr = new Lru(cacheSize);
+    this.byNid = new Lru(cacheSize);
+    for (const [s, n] of preassigned(ns)) {
+      this.preStr.set(s, n);
+      this.preNid.set(n, s);
+    }
+  }
+}
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function checkString(ns: Ns, s: unknown): asserts s is string {
+  if (typeof s !== 'string') {
+    throw new RoomServerError('M_INVALID_PARAM', `${nsName(ns)} must be a string`, 'storage_bad_string');
+  }
+  // A lone surrogate has no UTF-8 form: two different strings would share one key.
+  if (LONE_SURROGATE.test(s)) {
+    throw new RoomServerError('M_INVALID_PARAM', `${nsName(ns)} is not well-formed Unicode`, 'storage_bad_string');
+  }
+}
+
+function checkNid(nid: unknown): asserts nid is number {
+  if (typeof nid !== 'number' || !Number.isSafeInteger(nid) || nid <= 0) {
+    throw new RoomServerError('M_INVALID_PARAM', `NID must be a positive integer, got ${String(nid)}`, 'storage_bad_nid');
+  }
+}
+
+export class NidMaps {
+  private readonly spaces = new Map<Ns, Namespace>();
+
+  constructor(
+    private readonly db: ClassicLevel<Buffer, Buffer>,
+    private readonly getter: BatchGetter,
+    cacheSize: number,
+  ) {
+    for (const ns of ALL_NS) this.spaces.set(ns, new Namespace(ns, cacheSize));
+  }
+
+  private space(ns: Ns): Namespace {
+    const sp = this.spaces.get(ns);
+    if (sp === undefined) throw new RoomServerError('M_INVALID_PARAM', `unknown NID namespace ${String(ns)}`, 'storage_bad_namespace');
+    return sp;
+  }
+
+  /** Recovers the counters and makes sure the preassigned mappings are on disk. */
+  async init(): Promise<void> {
+    const ops: Array<{ type: 'put'; key: Buffer; value: Buffer }> = [];
+    for (const sp of this.spaces.values()) {
+      let highest = 0;
+      for await (const k of this.db.keys({ ...prefixRange(Buffer.from([T_NID2STR, sp.ns])), reverse: true, limit: 1 })) {
+        highest = readU64(k, 2);
+      }
+      sp.next = Math.max(highest + 1, firstDynamicNid(sp.ns));
+      for (const [s, n] of sp.preStr) {
+        const stored = await this.db.get(str2NidKey(sp.ns, s));
+        if (stored === undefined) {
+          ops.push({ type: 'put', key: str2NidKey(sp.ns, s), value: u64Value(n) });
+          ops.push({ type: 'put', key: nid2StrKey(sp.ns, n), value: Buffer.from(s, 'utf8') });
+        } else if (readU64(stored, 0) !== n) {
+          throw corrupt(`preassigned ${nsName(sp.ns)} NID of ${JSON.stringify(s)}`);
+        }
+      }
+    }
+    if (ops.length > 0) await this.db.batch(ops, { sync: true });
+  }
+
+  /** The NID if known in memory (preassigned, cached or pending); never reads the DB. */
+  peek(ns: Ns, s: string): number | undefined {
+    const sp = this.space(ns);
+    return sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+  }
+
+  /** The string if known in memory; never reads the DB. */
+  peekStr(ns: Ns, nid: number): string | undefined {
+    const sp = this.space(ns);
+    return sp.preNid.get(nid) ?? sp.pendNid.get(nid)?.str ?? sp.byNid.get(nid);
+  }
+
+  /** The NID of a string, or undefined when it has none (never allocates). */
+  async lookup(ns: Ns, s: string): Promise<number | undefined> {
+    checkString(ns, s);
+    const sp = this.space(ns);
+    const known = sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+    if (known !== undefined) return known;
+    const allocating = sp.allocating.get(s);
+    if (allocating !== undefined) return allocating;
+    return this.readNid(sp, s);
+  }
+
+  /** The NID of a string, allocating one (pending until a unit using it commits) when unknown. */
+  nid(ns: Ns, s: string): Promise<number> | number {
+    checkString(ns, s);
+    const sp = this.space(ns);
+    const known = sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+    if (known !== undefined) return known;
+    let p = sp.allocating.get(s);
+    if (p === undefined) {
+      p = this.allocate(sp, s);
+      sp.allocating.set(s, p);
+    }
+    return p;
+  }
+
+  private async allocate(sp: Namespace, s: string): Promise<number> {
+    try {
+      const found = await this.readNid(sp, s);
+      if (found !== undefined) return found;
+      const pend = sp.pendStr.get(s);
+      if (pend !== undefined) return pend.nid;
+      if (sp.next >= sp.limit) {
+        throw new RoomServerError('M_LIMIT_EXCEEDED', `no ${nsName(sp.ns)} NIDs left`, 'storage_nids_exhausted');
+      }
+      const nid = sp.next++;
+      const item: PendingMapping = {
+        nid,
+        str: s,
+        ops: [
+          [str2NidKey(sp.ns, s), u64Value(nid)],
+          [nid2StrKey(sp.ns, nid), Buffer.from(s, 'utf8')],
+        ],
+        deps: [],
+        state: PENDING,
+        onDurable: () => {
+          item.state = DURABLE;
+          sp.pendStr.delete(s);
+          sp.pendNid.delete(nid);
+          sp.byStr.set(s, nid);
+          sp.byNid.set(nid, s);
+        },
+      };
+      sp.pendStr.set(s, item);
+      sp.pendNid.set(nid, item);
+      return nid;
+    } finally {
+      sp.allocating.delete(s);
+    }
+  }
+
+  private async readNid(sp: Namespace, s: string): Promise<number | undefined> {
+    const v = await this.getter.get(str2NidKey(sp.ns, s));
+    if (v === undefined) return undefined;
+    const nid = readU64(v, 0);
+    sp.byStr.set(s, nid);
+    sp.byNid.set(nid, s);
+    return nid;
+  }
+
+  async lookupMany(ns: Ns, strs: readonly string[]): Promise<Array<number | undefined>> {
+    return Promise.all(strs.map((s) => this.lookup(ns, s)));
+  }
+
+  async nids(ns: Ns, strs: readonly string[]): Promise<number[]> {
+    return Promise.all(strs.map((s) => this.nid(ns, s)));
+  }
+
+  /** The string of a NID, or undefined when the NID is unknown. */
+  async str(ns: Ns, nid: number): Promise<string | undefined> {
+    checkNid(nid);
+    const sp = this.space(ns);
+    const known = sp.preNid.get(nid) ?? sp.pendNid.get(nid)?.str ?? sp.byNid.get(nid);
+    if (known !== undefined) return known;
+    const v = await this.getter.get(nid2StrKey(ns, nid));
+    if (v === undefined) return undefined;
+    const s = v.toString('utf8');
+    sp.byNid.set(nid, s);
+    sp.byStr.set(s, nid);
+    return s;
+  }
+
+  async strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
+    return Promise.all(nids.map((n) => this.str(ns, n)));
+  }
+
+  /** The pending (not yet written) mapping of a NID, if any: a unit using the NID depends on it. */
+  pendingOf(ns: Ns, nid: number): PendingItem | undefined {
+    const sp = this.spaces.get(ns);
+    return sp === undefined || sp.pendNid.size === 0 ? undefined : sp.pendNid.get(nid);
+  }
+
+  /** Count of mappings allocated but not yet written (for metrics and tests). */
+  pendingCount(): number {
+    let n = 0;
+    for (const sp of this.spaces.values()) n += sp.pendNid.size;
+    return n;
+  }
+
+  /** The next NID a namespace would hand out (for tests). */
+  nextNid(ns: Ns): number {
+    return this.space(ns).next;
+  }
+}
