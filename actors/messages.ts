@@ -21,6 +21,8 @@ export interface PreparedInput {
   txnId?: string;
   /** the content hash did not match: the event was redacted before use */
   hashMismatch?: boolean;
+  /** UTF-8 canonical JSON of the redacted event, when parsing computed it (saves a second encoding for signatures) */
+  signedBytes?: Buffer;
   /** when the caller stops waiting (ms since epoch) */
   deadline: number;
 }

@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { MatrixEvent } from '../src/matrix/event.js';
 import type { JsonObject } from '../src/matrix/json.js';
-import { roomVersion, type RoomVersion } from '../src/matrix/room-versions.js';
+import { roomVersion, DEFAULT_ROOM_VERSION, type RoomVersion } from '../src/matrix/room-versions.js';
 import { stateKey, type StateMap } from '../src/matrix/state-key.js';
 import { verifyEventSignatures, requiredSigners } from '../src/matrix/signing.js';
 import { checkAuth } from '../src/auth/check.js';
@@ -202,9 +202,13 @@ export class RoomLogic {
     if (!input.local) {
       const signers = requiredSigners(ev.json, rv);
       await this.deps.keys.ensure(signers);
-      const sig = verifyEventSignatures(ev.json, rv, (server, keyId) =>
-        this.deps.keys.lookup(server, keyId, ev.originServerTs, rv.enforceKeyValidity),
+      const sig = verifyEventSignatures(
+        ev.json,
+        rv,
+        (server, keyId, atTs) => this.deps.keys.lookup(server, keyId, atTs, atTs !== undefined),
+        input.signedBytes,
       );
+      input.signedBytes = undefined;
       if (!sig.ok) return rejectUnstored('bad_signature');
     }
 
@@ -215,12 +219,11 @@ export class RoomLogic {
       const loaded = await this.loadAuthEvents(room, ev, input.origin);
       if (!loaded) return rejectUnstored('missing_auth_events');
       authEvents = loaded.events;
-      if (loaded.rejected) return this.storeRejected(room, input, 'rejected_auth_event', 0);
       if (rv.roomIdFromCreateEvent && !createEvent) {
         createEvent = await room.events!.get('$' + room.roomId.slice(1));
         if (!createEvent) return rejectUnstored('missing_create_event');
       }
-      const ae = checkAuthEvents(ev, authEvents, { createEvent });
+      const ae = checkAuthEvents(ev, authEvents, { ...(createEvent ? { createEvent } : {}), rejected: loaded.rejected });
       if (!ae.ok) return this.storeRejected(room, input, `auth_events:${ae.code}`, 0);
       const own = checkAuth(ev, ae.state);
       if (!own.ok) return this.storeRejected(room, input, `auth:${own.code}`, 0);
@@ -288,17 +291,18 @@ export class RoomLogic {
     room: RoomHot,
     ev: MatrixEvent,
     origin: string | undefined,
-  ): Promise<{ events: MatrixEvent[]; rejected: boolean } | undefined> {
+  ): Promise<{ events: MatrixEvent[]; rejected: Set<string> } | undefined> {
     let got = await room.events!.getMany(ev.authEvents);
     if (got.size < ev.authEvents.length) {
       await this.fetchAuthChain(room, ev, origin);
       got = await room.events!.getMany(ev.authEvents);
       if (got.size < ev.authEvents.length) return undefined;
     }
-    let rejected = false;
-    for (const id of ev.authEvents) {
+    const rejected = new Set<string>();
+    const ids = rv12CreateId(ev) ? [...ev.authEvents, rv12CreateId(ev)!] : ev.authEvents;
+    for (const id of ids) {
       const r = await this.store.getEvent(id);
-      if (r?.rejected) rejected = true;
+      if (r?.rejected) rejected.add(id);
     }
     return { events: ev.authEvents.map((id) => got.get(id)!), rejected };
   }
@@ -486,7 +490,7 @@ export class RoomLogic {
       unit.memberChanges = await this.memberChanges(room, changes);
       if (!newCurrent) inPlace = changes;
     } else if (input.kind === 'old' && room.head) {
-      output = { type: 'old_room_event', room_id: room.roomId, event: ev.json };
+      output = { type: 'old_room_event', room_id: room.roomId, event_id: ev.eventId, event: ev.json };
     }
 
     if (isCreate) unit.memberChanges = [];
@@ -531,6 +535,7 @@ export class RoomLogic {
     const o: PendingOutput = {
       type: 'new_room_event',
       room_id: room.roomId,
+      event_id: ev.eventId,
       event: ev.json,
       adds_state_event_ids: adds,
       removes_state_event_ids: removes,
@@ -587,7 +592,7 @@ export class RoomLogic {
         unit.event.json = redactedCopy(ev.json, room.rv!);
         unit.event.record.redacted = true;
       }
-      (unit.extraOutputs ??= []).push({ type: 'redacted_event', room_id: room.roomId, redacted_event_id: ev.eventId, redaction_event: red.json });
+      (unit.extraOutputs ??= []).push({ type: 'redacted_event', room_id: room.roomId, redacted_event_id: ev.eventId, redaction_event_id: red.eventId, redaction_event: red.json });
       return;
     }
   }
@@ -598,6 +603,7 @@ export class RoomLogic {
       type: 'redacted_event',
       room_id: room.roomId,
       redacted_event_id: target.eventId,
+      redaction_event_id: redaction.eventId,
       redaction_event: redaction.json,
     });
     this.deps.cache.delete(target.eventId);
@@ -658,6 +664,7 @@ export class RoomLogic {
 
   private async onCreate(room: RoomHot, c: PreparedCreate): Promise<CreateRoomReply> {
     if (room.head) throw new RoomServerError('M_INVALID_PARAM', `room ${room.roomId} already exists`);
+    if (!room.rv) this.attachVersion(room, roomVersion(c.req.roomVersion ?? DEFAULT_ROOM_VERSION));
     const eventIds: string[] = [];
     for await (const ev of createRoomEvents(room, this.deps, c)) {
       const out = await this.process(room, { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 }, false);
@@ -669,6 +676,11 @@ export class RoomLogic {
     }
     return { room_id: room.roomId, event_ids: eventIds };
   }
+}
+
+/** v12: the create event is named by the room ID instead of being listed. */
+function rv12CreateId(ev: MatrixEvent): string | undefined {
+  return ev.roomVersion.roomIdFromCreateEvent ? '$' + ev.roomId.slice(1) : undefined;
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {

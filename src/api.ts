@@ -71,6 +71,8 @@ export interface NewRoomEventOutput {
   type: 'new_room_event';
   pos: number;
   room_id: string;
+  /** the event's ID (v3+ PDUs do not carry it) */
+  event_id: string;
   event: Pdu;
   adds_state_event_ids: string[];
   removes_state_event_ids: string[];
@@ -82,6 +84,7 @@ export interface OldRoomEventOutput {
   type: 'old_room_event';
   pos: number;
   room_id: string;
+  event_id: string;
   event: Pdu;
 }
 export interface RedactedEventOutput {
@@ -89,6 +92,7 @@ export interface RedactedEventOutput {
   pos: number;
   room_id: string;
   redacted_event_id: string;
+  redaction_event_id: string;
   redaction_event: Pdu;
 }
 export type Output = NewRoomEventOutput | OldRoomEventOutput | RedactedEventOutput;

@@ -1,0 +1,313 @@
+/**
+ * The room actors' storage interface (room-store.ts) over storage/: event
+ * IDs and string-keyed state maps on this side, NIDs, blocks and snapshots
+ * on the other. Decoded records and state maps are cached (bounded): the
+ * same few snapshots and events are read again and again by a busy room.
+ */
+import type { Output, InputStatus } from '../src/api.js';
+import type { JsonObject } from '../src/matrix/json.js';
+import { stateKey, splitStateKey, type StateMap } from '../src/matrix/state-key.js';
+import type { Store } from '../storage/store.js';
+import type { CommitUnit } from '../storage/unit.js';
+import { Ns, splitStateKeyNum } from '../storage/nids.js';
+import type { EventMeta } from '../storage/records.js';
+import type { EventRecord, PendingOutput, RoomHead, RoomStore, StateChanges, Unit } from './room-store.js';
+import type { OutputLog } from '../src/subscriptions.js';
+import { Lru } from './lru.js';
+import { commitLatency } from '../src/metrics.js';
+
+/** What the output log stores: events by NID, never a second copy of their JSON. */
+type StoredOutput =
+  | { t: 'n'; e: number; a: string[]; r: string[]; l: string[]; w: boolean; x?: string }
+  | { t: 'o'; e: number }
+  | { t: 'r'; e: number; by: number };
+
+export class StoreAdapter implements RoomStore, OutputLog {
+  private readonly records = new Lru<string, EventRecord>(100_000);
+  private readonly states = new Lru<number, StateMap>(64);
+
+  constructor(readonly store: Store) {}
+
+  // ---------------------------------------------------------------------------
+  // reads
+
+  async getRoom(roomId: string): Promise<RoomHead | undefined> {
+    const roomNid = await this.store.lookupNid(Ns.ROOM, roomId);
+    if (!roomNid) return undefined;
+    const r = await this.store.getRoom(roomNid);
+    if (!r) return undefined;
+    const [createEventId, ...extremities] = await this.eventIds([r.createEventNid, ...r.extremities]);
+    return {
+      roomId,
+      roomVersion: r.roomVersion,
+      createEventId: createEventId!,
+      extremities,
+      currentSnapshot: r.stateSnapshotNid,
+      depth: r.maxDepth,
+    };
+  }
+
+  private async eventIds(nids: number[]): Promise<string[]> {
+    const strs = await this.store.strs(Ns.EVENT, nids);
+    return strs.map((s: string | undefined, i: number) => {
+      if (s === undefined) throw new Error(`event NID ${nids[i]} has no event ID`);
+      return s;
+    });
+  }
+
+  async getEvent(eventId: string): Promise<EventRecord | undefined> {
+    const hit = this.records.get(eventId);
+    if (hit) return hit;
+    const nid = await this.store.lookupNid(Ns.EVENT, eventId);
+    if (!nid) return undefined;
+    const meta = await this.store.getEventMeta(nid);
+    if (!meta) return undefined;
+    const rec = await this.toRecord(eventId, meta);
+    this.records.set(eventId, rec);
+    return rec;
+  }
+
+  private async toRecord(eventId: string, m: EventMeta): Promise<EventRecord> {
+    const roomId = await this.store.str(Ns.ROOM, m.roomNid);
+    let sk: string | undefined;
+    if (m.stateKeyNid !== 0) {
+      const [type, key] = await Promise.all([this.store.str(Ns.TYPE, m.typeNid), this.store.str(Ns.STATE_KEY, m.stateKeyNid)]);
+      sk = stateKey(type!, key!);
+    }
+    const [prevEvents, authEvents] = await Promise.all([this.eventIds(m.prevEventNids), this.eventIds(m.authEventNids)]);
+    const rec: EventRecord = {
+      eventId,
+      roomId: roomId!,
+      stateKey: sk,
+      depth: m.depth,
+      prevEvents,
+      authEvents,
+      outlier: m.outlier,
+      rejected: m.rejected,
+      softFailed: m.softFailed,
+      redacted: m.redacted,
+      beforeSnapshot: m.stateBeforeNid,
+    };
+    if (m.rejectReason !== undefined) rec.rejectReason = m.rejectReason;
+    return rec;
+  }
+
+  async getEventJson(eventId: string): Promise<JsonObject | undefined> {
+    const nid = await this.store.lookupNid(Ns.EVENT, eventId);
+    if (!nid) return undefined;
+    return this.store.getEventJson(nid);
+  }
+
+  async loadSnapshot(snapshot: number): Promise<StateMap> {
+    if (snapshot === 0) return new Map();
+    const hit = this.states.get(snapshot);
+    if (hit) return hit;
+    const nidMap = await this.store.loadSnapshot(snapshot);
+    const typeNids: number[] = [];
+    const skNids: number[] = [];
+    const eventNids: number[] = [];
+    for (const [k, e] of nidMap) {
+      const [t, s] = splitStateKeyNum(k);
+      typeNids.push(t);
+      skNids.push(s);
+      eventNids.push(e);
+    }
+    const [types, keys, events] = await Promise.all([
+      this.store.strs(Ns.TYPE, typeNids),
+      this.store.strs(Ns.STATE_KEY, skNids),
+      this.store.strs(Ns.EVENT, eventNids),
+    ]);
+    const m: StateMap = new Map();
+    for (let i = 0; i < events.length; i++) m.set(stateKey(types[i]!, keys[i]!), events[i]!);
+    this.states.set(snapshot, m);
+    return m;
+  }
+
+  async pendingRedactions(targetEventId: string): Promise<string[]> {
+    const nid = await this.store.lookupNid(Ns.EVENT, targetEventId);
+    if (!nid) return [];
+    return this.eventIds(await this.store.getRedactions(nid));
+  }
+
+  async getTxn(sender: string, txnId: string): Promise<{ eventId: string; status: InputStatus } | undefined> {
+    const t = await this.store.getTxn(sender, txnId);
+    return t ? { eventId: t.eventId, status: t.status as InputStatus } : undefined;
+  }
+
+  // ---------------------------------------------------------------------------
+  // snapshots
+
+  private storeUnit(unit: Unit): CommitUnit {
+    return ((unit.storeUnit as CommitUnit | undefined) ??= this.store.unit());
+  }
+
+  async deriveSnapshot(unit: Unit, roomId: string, base: number, changes: StateChanges): Promise<number> {
+    if (changes.length === 0) return base;
+    const su = this.storeUnit(unit);
+    const roomNid = await su.nid(Ns.ROOM, roomId);
+    const nidChanges: Array<[number, number, number]> = [];
+    for (const [k, id] of changes) {
+      const [type, key] = splitStateKey(k);
+      const [t, s, e] = await Promise.all([su.nid(Ns.TYPE, type), su.nid(Ns.STATE_KEY, key), id === undefined ? 0 : su.nid(Ns.EVENT, id)]);
+      nidChanges.push([t, s, e]);
+    }
+    return this.store.deriveSnapshot(su, roomNid, base, nidChanges);
+  }
+
+  snapshotOf(unit: Unit, roomId: string, state: StateMap): Promise<number> {
+    return this.deriveSnapshot(unit, roomId, 0, [...state]);
+  }
+
+  // ---------------------------------------------------------------------------
+  // commit
+
+  async commit(roomId: string, unit: Unit): Promise<Output[]> {
+    const su = this.storeUnit(unit);
+    const roomNid = roomId ? await su.nid(Ns.ROOM, roomId) : 0;
+    const ev = unit.event;
+    let eventNid = 0;
+    if (ev) {
+      const r = ev.record;
+      eventNid = await su.nid(Ns.EVENT, r.eventId);
+      let typeNid: number;
+      let skNid = 0;
+      const type = typeof ev.json.type === 'string' ? ev.json.type : '';
+      typeNid = await su.nid(Ns.TYPE, type);
+      if (r.stateKey !== undefined) skNid = await su.nid(Ns.STATE_KEY, splitStateKey(r.stateKey)[1]);
+      const meta: EventMeta = {
+        roomNid,
+        typeNid,
+        stateKeyNid: skNid,
+        sender: typeof ev.json.sender === 'string' ? ev.json.sender : '',
+        depth: r.depth,
+        originServerTs: typeof ev.json.origin_server_ts === 'number' ? ev.json.origin_server_ts : 0,
+        prevEventNids: await su.nids(Ns.EVENT, r.prevEvents),
+        authEventNids: await su.nids(Ns.EVENT, r.authEvents),
+        outlier: r.outlier,
+        rejected: r.rejected,
+        softFailed: r.softFailed,
+        redacted: r.redacted,
+        stateBeforeNid: r.beforeSnapshot,
+      };
+      if (r.rejectReason !== undefined) meta.rejectReason = r.rejectReason;
+      su.putEvent(eventNid, meta, ev.json);
+    }
+    if (unit.head) {
+      const h = unit.head;
+      su.putRoom(roomNid, {
+        roomVersion: h.roomVersion,
+        createEventNid: await su.nid(Ns.EVENT, h.createEventId),
+        extremities: await su.nids(Ns.EVENT, h.extremities),
+        stateSnapshotNid: h.currentSnapshot,
+        maxDepth: h.depth,
+        lastOutputPos: 0,
+      });
+    }
+    for (const m of unit.memberChanges ?? []) {
+      if (m.eventId === '') su.deleteMembership(roomNid, m.userId);
+      else su.putMembership(roomNid, m.userId, m.membership, await su.nid(Ns.EVENT, m.eventId));
+    }
+    const redacted: Array<{ eventId: string; rec: EventRecord }> = [];
+    for (const r of unit.redactEvents ?? []) {
+      const rec = await this.getEvent(r.eventId);
+      const nid = await this.store.lookupNid(Ns.EVENT, r.eventId);
+      const meta = nid ? await this.store.getEventMeta(nid) : undefined;
+      if (!rec || !nid || !meta) continue;
+      su.putEvent(nid, { ...meta, redacted: true }, r.redactedJson);
+      redacted.push({ eventId: r.eventId, rec: { ...rec, redacted: true } });
+    }
+    if (unit.pendingRedaction) {
+      su.addRedaction(await su.nid(Ns.EVENT, unit.pendingRedaction.targetEventId), await su.nid(Ns.EVENT, unit.pendingRedaction.redactionEventId));
+    }
+    const outs: PendingOutput[] = [];
+    if (unit.output) outs.push(unit.output);
+    if (unit.extraOutputs) outs.push(...unit.extraOutputs);
+    for (const o of outs) su.appendOutput(roomNid, await this.encodeOutput(su, o));
+    for (const seq of unit.journalSeqs ?? []) su.removeJournal(seq);
+    if (unit.txn) su.putTxn(unit.txn.sender, unit.txn.txnId, { eventId: unit.txn.eventId, status: unit.txn.status });
+
+    const t0 = performance.now();
+    const result = await this.store.commit(su);
+    commitLatency.observe((performance.now() - t0) / 1000);
+
+    if (ev) this.records.set(ev.record.eventId, ev.record);
+    for (const r of redacted) this.records.set(r.eventId, r.rec);
+    return outs.map((o, i) => ({ ...o, pos: result.outputPositions[i]! }) as Output);
+  }
+
+  private async encodeOutput(su: CommitUnit, o: PendingOutput): Promise<JsonObject> {
+    let s: StoredOutput;
+    switch (o.type) {
+      case 'new_room_event':
+        s = { t: 'n', e: await su.nid(Ns.EVENT, o.event_id), a: o.adds_state_event_ids, r: o.removes_state_event_ids, l: o.latest_event_ids, w: o.rewrites_state };
+        if (o.txn_id !== undefined) s.x = o.txn_id;
+        break;
+      case 'old_room_event':
+        s = { t: 'o', e: await su.nid(Ns.EVENT, o.event_id) };
+        break;
+      case 'redacted_event':
+        s = { t: 'r', e: await su.nid(Ns.EVENT, o.redacted_event_id), by: await su.nid(Ns.EVENT, o.redaction_event_id) };
+        break;
+    }
+    return s as unknown as JsonObject;
+  }
+
+  // ---------------------------------------------------------------------------
+  // output log
+
+  head(): number {
+    return this.store.outputHead();
+  }
+
+  async read(after: number, limit: number, rooms?: ReadonlySet<string>): Promise<Output[]> {
+    let roomNids: number[] | undefined;
+    if (rooms) {
+      roomNids = [];
+      for (const r of rooms) {
+        const n = await this.store.lookupNid(Ns.ROOM, r);
+        if (n) roomNids.push(n);
+      }
+      if (roomNids.length === 0) return [];
+    }
+    const entries = await this.store.readOutputs(after, limit, roomNids ? { roomNids } : {});
+    const out: Output[] = [];
+    for (const e of entries) {
+      const room_id = (await this.store.str(Ns.ROOM, e.roomNid))!;
+      const s = e.output as unknown as StoredOutput;
+      const json = async (nid: number) => (await this.store.getEventJson(nid)) ?? {};
+      switch (s.t) {
+        case 'n': {
+          const o: Output = {
+            type: 'new_room_event',
+            pos: e.pos,
+            room_id,
+            event_id: (await this.store.str(Ns.EVENT, s.e))!,
+            event: await json(s.e),
+            adds_state_event_ids: s.a,
+            removes_state_event_ids: s.r,
+            latest_event_ids: s.l,
+            rewrites_state: s.w,
+          };
+          if (s.x !== undefined) o.txn_id = s.x;
+          out.push(o);
+          break;
+        }
+        case 'o':
+          out.push({ type: 'old_room_event', pos: e.pos, room_id, event_id: (await this.store.str(Ns.EVENT, s.e))!, event: await json(s.e) });
+          break;
+        case 'r':
+          out.push({
+            type: 'redacted_event',
+            pos: e.pos,
+            room_id,
+            redacted_event_id: (await this.store.str(Ns.EVENT, s.e))!,
+            redaction_event_id: (await this.store.str(Ns.EVENT, s.by))!,
+            redaction_event: await json(s.by),
+          });
+          break;
+      }
+    }
+    return out;
+  }
+}
+
