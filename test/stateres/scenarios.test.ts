@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { RoomVersionId } from '../../src/matrix/room-versions.js';
 import { stateKey, type StateMap } from '../../src/matrix/state-key.js';
-import { resolveState } from '../../src/stateres/index.js';
+import { AUTH_RULES, EventCache, resolveState } from '../../src/stateres/index.js';
+import { resolveV2, type V2Trace } from '../../src/stateres/v2.js';
 import { ALICE, BOB, CAROL, DAVE, ZARA, Graph } from './factory.js';
 
 const V2_VERSIONS: RoomVersionId[] = ['2', '3', '4', '5', '6', '7', '8', '9', '10', '11'];
@@ -259,6 +260,53 @@ test('v12 (v2.1): MSC4297 problem B keeps the latest power levels', async () => 
   assert.is(at(g, r2, PL), 'PL1', 'the same events under v2 reset');
 });
 
+for (const v of ALL_V2) {
+  test(`v${v}: a chain of promotions on one side is replayed through the auth difference`, async () => {
+    const g = new Graph(v);
+    const b = g.start(ALICE);
+    b.send('BJOIN', BOB, 'm.room.member', BOB, { membership: 'join' });
+    const s1 = b.fork();
+    const s2 = b.fork();
+    // PL1 is superseded on side 1 but sits in its auth chain: it is in the
+    // auth difference, so it is replayed before Bob's PL2, which needs it.
+    s1.send('PL1', ALICE, 'm.room.power_levels', '', g.powerLevels({ [BOB]: 50 }));
+    s1.send('PL2', BOB, 'm.room.power_levels', '', g.powerLevels({ [BOB]: 50, [CAROL]: 50 }));
+    s2.send('T', ALICE, 'm.room.topic', '', { topic: 't' });
+    const r = await resolve(g, [s1.state, s2.state]);
+    assert.is(at(g, r, PL), 'PL2');
+    assert.is(at(g, r, TOPIC), 'T');
+  });
+
+  test(`v${v}: a stale conflicted event below the full conflicted set is still ordered before the power events above it`, async () => {
+    // One state holds Bob's old power levels PLOLD, which every state's auth
+    // chain contains; Alice's PLNEW reaches it only through PLMID, which is
+    // in every auth chain and so outside the full conflicted set. PLOLD is
+    // in the auth chain of PLNEW, so the reverse topological power ordering
+    // puts it first even though Alice outranks Bob; replayed in that order
+    // PLNEW wins. (Ordering by sender power alone would replay PLOLD last and
+    // keep it, since Bob may make that change.)
+    const g = new Graph(v);
+    const b = g.start(ALICE);
+    for (const [n, u] of [['BJOIN', BOB], ['CJOIN', CAROL]] as const) b.send(n, u, 'm.room.member', u, { membership: 'join' });
+    b.send('PLA', ALICE, 'm.room.power_levels', '', g.powerLevels({ [BOB]: 50 }));
+    b.send('PLOLD', BOB, 'm.room.power_levels', '', g.powerLevels({ [BOB]: 50, [CAROL]: 10 }));
+    b.send('ZJOIN', ZARA, 'm.room.member', ZARA, { membership: 'join' });
+    b.send('PLMID', ALICE, 'm.room.power_levels', '', g.powerLevels({ [BOB]: 50, [CAROL]: 20 }));
+    b.send('DJOIN', DAVE, 'm.room.member', DAVE, { membership: 'join' });
+    b.send('PLNEW', ALICE, 'm.room.power_levels', '', g.powerLevels({ [BOB]: 50, [CAROL]: 30 }));
+    const stale = new Map(b.state);
+    stale.set(PL, g.id('PLOLD'));
+    const cache = new EventCache(g.lookup());
+    const trace: V2Trace = {};
+    const r = await resolveV2(g.rv, [b.state, stale], cache, AUTH_RULES, trace);
+    assert.is(at(g, r, PL), 'PLNEW');
+    const order = trace.powerOrder!.map((id) => g.name(id));
+    assert.ok(order.indexOf('PLOLD') < order.indexOf('PLNEW'), order.join(','));
+    if (v === '12') assert.ok(trace.fullConflictedSet!.has(g.id('PLMID')), 'v2.1: PLMID is in the conflicted state subgraph');
+    else assert.not.ok(trace.fullConflictedSet!.has(g.id('PLMID')));
+  });
+}
+
 test('v2: rejected events are never applied', async () => {
   const g = new Graph('11');
   const b = g.start(ALICE);
@@ -316,6 +364,31 @@ test('v1: power levels: ascending depth, each next one kept until one is refused
     const r = await resolve(g, sets);
     assert.is(at(g, r, PL), 'PLX');
     assert.is(at(g, r, TOPIC), 'T2', 'a key one state lacks is not a conflict');
+  }
+});
+
+test('v1: each member key is settled against the state after the join rules, not against other member keys', async () => {
+  // Bob's member key and Carol's are both conflicted. Settling Bob's first
+  // and letting it feed Carol's would allow Bob's kick; settling Carol's
+  // first would not (Bob's membership is a conflicted key, absent from R).
+  // Settling each against R as it stood keeps the result independent of
+  // the order: the kick is refused either way.
+  const g = new Graph('1');
+  const b = g.start(ALICE);
+  b.send('BJOIN', BOB, 'm.room.member', BOB, { membership: 'join' });
+  b.send('CJOIN', CAROL, 'm.room.member', CAROL, { membership: 'join' });
+  b.send('PL1', ALICE, 'm.room.power_levels', '', g.powerLevels({ [BOB]: 50 }));
+  const s1 = b.fork();
+  const s2 = b.fork();
+  s1.send('BNAME', BOB, 'm.room.member', BOB, { membership: 'join', displayname: 'Bob' });
+  s2.send('KICK', BOB, 'm.room.member', CAROL, { membership: 'leave' });
+  for (const sets of [[s1.state, s2.state], [s2.state, s1.state]]) {
+    for (const order of [0, 1]) {
+      const shuffledSets = sets.map((m) => new Map(order ? [...m].reverse() : m));
+      const r = await resolve(g, shuffledSets);
+      assert.is(at(g, r, member(BOB)), 'BNAME');
+      assert.is(at(g, r, member(CAROL)), 'CJOIN');
+    }
   }
 });
 
