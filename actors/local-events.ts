@@ -29,11 +29,13 @@ export interface EventFields {
   content: JsonObject;
 }
 
-interface BuildArgs extends EventFields {
+export interface BuildArgs extends EventFields {
   roomId: string | undefined;
   prevEvents: Array<{ id: string; json?: JsonObject }>;
   authEvents: Array<{ id: string; json?: JsonObject }>;
   depth: number;
+  /** default: now */
+  originServerTs?: number;
 }
 
 function refs(rv: RoomVersion, list: Array<{ id: string; json?: JsonObject }>): JsonValue[] {
@@ -48,7 +50,7 @@ export function buildPdu(rv: RoomVersion, a: BuildArgs, serverName: string, key:
     type: a.type,
     sender: a.sender,
     depth: a.depth,
-    origin_server_ts: Date.now(),
+    origin_server_ts: a.originServerTs ?? Date.now(),
     prev_events: refs(rv, a.prevEvents),
     auth_events: refs(rv, a.authEvents),
   };
@@ -67,10 +69,23 @@ export function buildPdu(rv: RoomVersion, a: BuildArgs, serverName: string, key:
 }
 
 /** The create event of a new room (v12: it has no room ID; the room ID comes from it). */
-export function buildCreateEvent(rv: RoomVersion, creator: string, roomId: string | undefined, serverName: string, key: SigningKey, extra: JsonObject = {}): JsonObject {
+export function buildCreateEvent(
+  rv: RoomVersion,
+  creator: string,
+  roomId: string | undefined,
+  serverName: string,
+  key: SigningKey,
+  extra: JsonObject = {},
+  originServerTs = Date.now(),
+): JsonObject {
   const content: JsonObject = { ...extra, room_version: rv.id };
   if (!rv.v11Format) content.creator = creator;
-  return buildPdu(rv, { roomId: rv.roomIdFromCreateEvent ? undefined : roomId, sender: creator, type: 'm.room.create', stateKey: '', content, prevEvents: [], authEvents: [], depth: 1 }, serverName, key);
+  return buildPdu(
+    rv,
+    { roomId: rv.roomIdFromCreateEvent ? undefined : roomId, sender: creator, type: 'm.room.create', stateKey: '', content, prevEvents: [], authEvents: [], depth: 1, originServerTs },
+    serverName,
+    key,
+  );
 }
 
 export function roomIdOfCreateEvent(pdu: JsonObject, rv: RoomVersion): string {

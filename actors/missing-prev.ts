@@ -9,6 +9,7 @@ import type { InputResult } from '../src/api.js';
 import type { RoomVersion } from '../src/matrix/room-versions.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import type { PreparedInput, Reply } from './messages.js';
+import type { MatrixEvent } from '../src/matrix/event.js';
 import type { RoomDeps } from './room-actor.js';
 
 export interface ParkLimits {
@@ -95,19 +96,11 @@ export class ParkedEvents {
     return out;
   }
 
-  /** Removes and returns the parked inputs whose prev events are all known, oldest first. */
-  async takeReady(isKnown: (id: string) => Promise<boolean>): Promise<Parked[]> {
+  /** Removes and returns the parked inputs whose dependencies are met, oldest first. */
+  async takeReady(isReady: (input: PreparedInput) => Promise<boolean>): Promise<Parked[]> {
     const ready: Parked[] = [];
     for (const [id, list] of [...this.items]) {
-      const ev = list[0]!.input.event;
-      let ok = true;
-      for (const p of ev.prevEvents) {
-        if (!(await isKnown(p))) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok) ready.push(...this.remove(id));
+      if (await isReady(list[0]!.input)) ready.push(...this.remove(id));
     }
     ready.sort((a, b) => a.input.event.depth - b.input.event.depth || (a.input.event.eventId < b.input.event.eventId ? -1 : 1));
     return ready;
@@ -158,6 +151,10 @@ export interface GapFetch {
   latest: string;
   deadline: number;
   isKnown: (id: string) => Promise<boolean>;
+  /** the parked event */
+  event: MatrixEvent;
+  /** false for outliers and events given with their state: only auth events are wanted */
+  needPrevs: boolean;
 }
 
 /**
@@ -171,8 +168,13 @@ export interface GapFetch {
 export async function fetchGap(g: GapFetch): Promise<PreparedInput[]> {
   const peers = g.deps.peers;
   if (!peers) return [];
+  const authOutliers = await fetchAuthChain(g);
+  if (!g.needPrevs) return authOutliers;
+  let prevsMissing = false;
+  for (const p of g.event.prevEvents) if (!(await g.isKnown(p))) prevsMissing = true;
+  if (!prevsMissing) return authOutliers;
   for (const server of g.servers) {
-    if (Date.now() > g.deadline) return [];
+    if (Date.now() > g.deadline) return authOutliers;
     const timeLeft = Math.max(1, Math.min(g.deps.park.peerCallMs, g.deadline - Date.now()));
     let pdus: JsonObject[];
     try {
@@ -196,7 +198,7 @@ export async function fetchGap(g: GapFetch): Promise<PreparedInput[]> {
         break;
       }
     }
-    if (closed) return fetched;
+    if (closed) return [...authOutliers, ...fetched];
     try {
       const st = await withTimeout(peers.stateIds(server, g.roomId, oldest.event.eventId), timeLeft);
       const wanted = [...new Set([...st.auth_chain_ids, ...st.pdu_ids])];
@@ -205,7 +207,28 @@ export async function fetchGap(g: GapFetch): Promise<PreparedInput[]> {
       const outliers = unknown.length ? prepareAll(g, await withTimeout(peers.events(server, unknown), timeLeft), 'outlier', server) : [];
       oldest.kind = 'old';
       oldest.stateEventIds = st.pdu_ids;
-      return [...outliers, ...fetched];
+      return [...authOutliers, ...outliers, ...fetched];
+    } catch {
+      noteFailure(g.deps.backoff, server);
+    }
+  }
+  return authOutliers;
+}
+
+/** The event's auth chain from the first peer that has it, when some of its auth events are unknown. */
+async function fetchAuthChain(g: GapFetch): Promise<PreparedInput[]> {
+  let missing = false;
+  for (const id of g.event.authEvents) if (!(await g.deps.store.getEvent(id))) missing = true;
+  if (!missing) return [];
+  for (const server of g.servers) {
+    if (Date.now() > g.deadline) return [];
+    const timeLeft = Math.max(1, Math.min(g.deps.park.peerCallMs, g.deadline - Date.now()));
+    try {
+      const chain = await withTimeout(g.deps.peers!.eventAuth(server, g.roomId, g.event.eventId), timeLeft);
+      g.deps.backoff.delete(server);
+      const out: PreparedInput[] = [];
+      for (const p of prepareAll(g, chain, 'outlier', server)) if (!(await g.deps.store.getEvent(p.event.eventId))) out.push(p);
+      return out;
     } catch {
       noteFailure(g.deps.backoff, server);
     }

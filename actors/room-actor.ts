@@ -148,7 +148,7 @@ export class RoomLogic {
         inputsTotal.inc({ status: 'rejected' });
         p.reply.resolve(r);
       }
-      const ready = await parked.takeReady((id) => this.isKnownWithState(id));
+      const ready = await parked.takeReady((input) => this.dependenciesMet(input));
       if (ready.length === 0) return;
       for (const p of ready) {
         const outcome = await this.process(room, p.input, true);
@@ -216,8 +216,11 @@ export class RoomLogic {
     let authEvents: MatrixEvent[];
     let createEvent = room.createEvent;
     if (!isCreate) {
-      const loaded = await this.loadAuthEvents(room, ev, input.origin);
-      if (!loaded) return rejectUnstored('missing_auth_events');
+      const loaded = await this.loadAuthEvents(room, ev);
+      if (!loaded) {
+        // fetched outliers do not wait: their own fetch already asked for their auth chain
+        return fromFetch && input.kind === 'outlier' ? rejectUnstored('missing_auth_events') : 'parked';
+      }
       authEvents = loaded.events;
       if (rv.roomIdFromCreateEvent && !createEvent) {
         createEvent = await room.events!.get('$' + room.roomId.slice(1));
@@ -287,41 +290,25 @@ export class RoomLogic {
     return this.commitEvent(room, input, { before, beforeSnap, linear, softFailed, createEvent, unit });
   }
 
-  private async loadAuthEvents(
-    room: RoomHot,
-    ev: MatrixEvent,
-    origin: string | undefined,
-  ): Promise<{ events: MatrixEvent[]; rejected: Set<string> } | undefined> {
-    let got = await room.events!.getMany(ev.authEvents);
-    if (got.size < ev.authEvents.length) {
-      await this.fetchAuthChain(room, ev, origin);
-      got = await room.events!.getMany(ev.authEvents);
-      if (got.size < ev.authEvents.length) return undefined;
-    }
+  /** The event's auth events if we hold them all (rejected ones noted), else undefined. */
+  private async loadAuthEvents(room: RoomHot, ev: MatrixEvent): Promise<{ events: MatrixEvent[]; rejected: Set<string> } | undefined> {
+    const got = await room.events!.getMany(ev.authEvents);
+    if (got.size < ev.authEvents.length) return undefined;
     const rejected = new Set<string>();
-    const ids = rv12CreateId(ev) ? [...ev.authEvents, rv12CreateId(ev)!] : ev.authEvents;
-    for (const id of ids) {
+    const create = rv12CreateId(ev);
+    for (const id of create ? [...ev.authEvents, create] : ev.authEvents) {
       const r = await this.store.getEvent(id);
       if (r?.rejected) rejected.add(id);
     }
     return { events: ev.authEvents.map((id) => got.get(id)!), rejected };
   }
 
-  /** Asks peers for an event's auth chain; stores what checks out as outliers. */
-  private async fetchAuthChain(room: RoomHot, ev: MatrixEvent, origin: string | undefined): Promise<void> {
-    const peers = this.deps.peers;
-    if (!peers) return;
-    for (const server of this.candidateServers(room, ev, origin)) {
-      let chain;
-      try {
-        chain = await peers.eventAuth(server, room.roomId, ev.eventId);
-      } catch {
-        continue;
-      }
-      await this.storeOutliers(room, chain);
-      const have = await room.events!.getMany(ev.authEvents);
-      if (have.size === ev.authEvents.length) return;
-    }
+  /** Whether a parked input can run now: its auth events are held, and its prev events with state. */
+  private async dependenciesMet(input: PreparedInput): Promise<boolean> {
+    for (const id of input.event.authEvents) if (!(await this.store.getEvent(id))) return false;
+    if (input.kind === 'outlier' || input.stateEventIds) return true;
+    for (const id of input.event.prevEvents) if (!(await this.isKnownWithState(id))) return false;
+    return true;
   }
 
   /** Checks and stores fetched events as outliers, oldest first. */
@@ -467,6 +454,8 @@ export class RoomLogic {
         removes = old !== undefined ? [old] : [];
         snap = changes.length ? await this.store.deriveSnapshot(unit, room.roomId, s.beforeSnap, changes) : s.beforeSnap;
       } else {
+        // state resolution looks the event up: make it visible before it is stored
+        this.deps.cache.set(ev);
         const after = new Map(s.before);
         if (own !== undefined) after.set(own, ev.eventId);
         room.calc!.rememberAfter(ev.eventId, after);
@@ -503,7 +492,13 @@ export class RoomLogic {
       await this.applyPendingRedactions(room, ev, unit);
     }
 
-    const outputs = await this.store.commit(room.roomId, unit);
+    let outputs: Output[];
+    try {
+      outputs = await this.store.commit(room.roomId, unit);
+    } catch (e) {
+      this.deps.cache.delete(ev.eventId);
+      throw e;
+    }
 
     // Only now, with the unit durable, move the hot state forward.
     this.deps.cache.set(ev);
@@ -630,6 +625,8 @@ export class RoomLogic {
       latest: ev.eventId,
       deadline: input.deadline,
       isKnown: (id) => this.isKnownWithState(id),
+      event: ev,
+      needPrevs: input.kind !== 'outlier' && !input.stateEventIds,
     }).then(
       (inputs) => this.deps.dispatch(roomId, { op: 'fetched', inputs, gapFor: ev.eventId }),
       (err) => {

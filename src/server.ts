@@ -99,6 +99,7 @@ export class RoomServer implements RoomServerApi {
   private readonly versions = new Map<string, RoomVersion>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing = false;
+  private lastCreateTs = 0;
   private closed = false;
   private gateways: Array<{ close(): Promise<void> }> = [];
 
@@ -185,7 +186,7 @@ export class RoomServer implements RoomServerApi {
   }
 
   /** Validates an InputEvent and prepares it; throws M_* errors naming the input. */
-  private async prepareInput(ie: InputEvent, i: number): Promise<PreparedInput> {
+  private async prepareInput(ie: InputEvent, i: number, batch: Map<string, RoomVersion>): Promise<PreparedInput> {
     const where = `events[${i}]`;
     if (!isJsonObject(ie) || !isJsonObject(ie.event)) throw new RoomServerError('M_INVALID_PARAM', `${where}.event must be an object`);
     const kind = ie.kind ?? 'new';
@@ -200,7 +201,7 @@ export class RoomServer implements RoomServerApi {
     const pdu = ie.event;
     let rv: RoomVersion | undefined;
     const isCreate = pdu.type === 'm.room.create' && pdu.state_key === '';
-    if (typeof pdu.room_id === 'string') rv = await this.versionOf(pdu.room_id);
+    if (typeof pdu.room_id === 'string') rv = batch.get(pdu.room_id) ?? (await this.versionOf(pdu.room_id));
     if (!rv && isCreate && isJsonObject(pdu.content)) {
       const v = pdu.content.room_version ?? '1';
       if (!isKnownRoomVersion(v)) throw new RoomServerError('M_UNSUPPORTED_ROOM_VERSION', `${where}: unsupported room version ${JSON.stringify(v)}`);
@@ -214,7 +215,10 @@ export class RoomServer implements RoomServerApi {
       const extra: Partial<PreparedInput> = {};
       if (ie.origin !== undefined) extra.origin = ie.origin;
       if (ie.stateEventIds !== undefined) extra.stateEventIds = ie.stateEventIds;
-      return this.prepare(pdu, rv, kind, extra);
+      const p = this.prepare(pdu, rv, kind, extra);
+      // later events of the same request may be in the room this create event makes
+      if (isCreate) batch.set(p.event.roomId, rv);
+      return p;
     } catch (e) {
       if (e instanceof RoomServerError) {
         throw new RoomServerError(e.code, `${where}: ${e.message}`, e.reason);
@@ -231,7 +235,8 @@ export class RoomServer implements RoomServerApi {
     if (!Array.isArray(events)) throw new RoomServerError('M_INVALID_PARAM', 'events must be an array');
     // Validate everything first: one bad event refuses the request and changes nothing.
     const prepared: PreparedInput[] = [];
-    for (let i = 0; i < events.length; i++) prepared.push(await this.prepareInput(events[i]!, i));
+    const batch = new Map<string, RoomVersion>();
+    for (let i = 0; i < events.length; i++) prepared.push(await this.prepareInput(events[i]!, i, batch));
     if (opts.async) return this.inputAsync(events, prepared);
     const results = await Promise.all(prepared.map((p) => this.runSync(p)));
     return { results };
@@ -390,12 +395,18 @@ export class RoomServer implements RoomServerApi {
     }
     if (!req.creator.endsWith(':' + this.serverName)) throw new RoomServerError('M_INVALID_PARAM', `creator ${req.creator} is not a user of ${this.serverName}`);
     const rv = roomVersion(v);
-    let roomId: string;
+    let roomId!: string;
     let createEvent: JsonObject | undefined;
     if (rv.roomIdFromCreateEvent) {
-      createEvent = buildCreateEvent(rv, req.creator, undefined, this.serverName, this.signingKey);
-      const { event } = parsePduDetailed(createEvent, rv);
-      roomId = roomIdFromCreateEventId(event.eventId);
+      // The room ID is the create event's hash: two rooms made by one creator
+      // in the same millisecond would collide, so the timestamp moves on.
+      // Each create event here gets a timestamp of its own, taken synchronously.
+      for (;;) {
+        const ts = (this.lastCreateTs = Math.max(Date.now(), this.lastCreateTs + 1));
+        createEvent = buildCreateEvent(rv, req.creator, undefined, this.serverName, this.signingKey, {}, ts);
+        roomId = roomIdFromCreateEventId(parsePduDetailed(createEvent, rv).event.eventId);
+        if (!this.versions.has(roomId) && !(await this.adapter.getRoom(roomId))) break;
+      }
     } else {
       roomId = `!${randomBytes(12).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}:${this.serverName}`;
     }
