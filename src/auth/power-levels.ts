@@ -181,6 +181,24 @@ export function roomCreators(createEvent: MatrixEvent | undefined, rv: RoomVersi
   return typeof c === 'string' ? [c] : [];
 }
 
+/**
+ * The parsed content of a power levels event found in state, cached per
+ * event object: the same event authorises many events, and big rooms have
+ * big `users` maps. Events are immutable once parsed.
+ */
+const stateContentCache = new WeakMap<MatrixEvent, PowerLevelsContent>();
+
+function stateContent(plEvent: MatrixEvent, rv: RoomVersion): PowerLevelsContent {
+  let c = stateContentCache.get(plEvent);
+  if (c === undefined || plEvent.roomVersion !== rv) {
+    const parsed = parsePowerLevelsContent(plEvent.content, rv, false);
+    if (!parsed.ok) throw new Error('lenient power levels parsing cannot fail');
+    c = parsed.content;
+    if (plEvent.roomVersion === rv) stateContentCache.set(plEvent, c);
+  }
+  return c;
+}
+
 /** The effective power levels of a room at some state: explicit values, defaults and creators. */
 export class RoomPowerLevels {
   readonly rv: RoomVersion;
@@ -201,12 +219,7 @@ export class RoomPowerLevels {
   }
 
   static fromEvents(plEvent: MatrixEvent | undefined, createEvent: MatrixEvent | undefined, rv: RoomVersion): RoomPowerLevels {
-    let content: PowerLevelsContent | undefined;
-    if (plEvent) {
-      const parsed = parsePowerLevelsContent(plEvent.content, rv, false);
-      if (parsed.ok) content = parsed.content;
-    }
-    return new RoomPowerLevels(content, roomCreators(createEvent, rv), rv);
+    return new RoomPowerLevels(plEvent ? stateContent(plEvent, rv) : undefined, roomCreators(createEvent, rv), rv);
   }
 
   /** A top-level level (`ban`, `kick`, `invite`, ...) with its default. */

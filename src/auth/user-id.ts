@@ -36,9 +36,17 @@ export function isValidServerName(name: string): boolean {
   return DNS_NAME.test(host);
 }
 
+/**
+ * The common shape (compliant localpart, a DNS name with at least one letter
+ * so it cannot be an out-of-range IPv4 literal, optional port): valid
+ * without the slower checks.
+ */
+const COMMON_USER_ID = /^@[a-z0-9._=\-/+]+:(?=[0-9.-]*[A-Za-z])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?$/;
+
 /** A user ID under the historical grammar (see file comment). */
 export function isValidUserId(id: unknown): id is string {
   if (typeof id !== 'string' || !id.startsWith('@')) return false;
+  if (id.length <= 255 && COMMON_USER_ID.test(id)) return true;
   if (Buffer.byteLength(id, 'utf8') > 255) return false;
   const colon = id.indexOf(':');
   if (colon < 0) return false;
