@@ -72,7 +72,6 @@ export class ParkedEvents {
       this.nextDeadline = Infinity;
       this.wake();
     }, Math.max(0, deadline - Date.now()) + 5);
-    this.timer.unref?.();
   }
 
   private remove(id: string): Parked[] {

@@ -609,11 +609,11 @@ export class RoomLogic {
 
   private startGapFetch(room: RoomHot, input: PreparedInput): void {
     const peers = this.deps.peers;
-    if (!peers || !room.head || !room.rv) return;
+    if (!peers || !room.rv) return;
     const ev = input.event;
     if (!this.entry.parked.startFetch(ev.eventId)) return;
     const servers = this.candidateServers(room, ev, input.origin);
-    const earliest = [...room.head.extremities];
+    const earliest = room.head ? [...room.head.extremities] : [];
     const rv = room.rv;
     const roomId = room.roomId;
     void fetchGap({
