@@ -7,7 +7,7 @@
  * versions (v1-5) can still be hashed. `strict` (v6+) refuses them, and -0
  * is written as 0 (spec example). Non-finite numbers are never encodable.
  */
-import type { JsonValue } from './json.js';
+import type { JsonObject, JsonValue } from './json.js';
 
 export const MAX_SAFE = 2 ** 53 - 1;
 
@@ -107,14 +107,136 @@ function encode(v: unknown, strict: boolean, path: string): string {
   }
 }
 
+/*
+ * The lenient encoder is on the hot path (hashes, signatures and event IDs
+ * of every event), so it avoids the per-key work of `encode`: each key's
+ * quoted form and whether it needs code point sorting are computed once
+ * and cached (keys repeat across events: `content`, `type`, ...), and no
+ * paths are built. Its output is the same as `encode(v, false, '')`.
+ */
+interface KeyInfo {
+  /** JSON.stringify(key) + ':' */
+  readonly prefix: string;
+  /** contains a unit >= U+D800: UTF-16 order may differ from code point order */
+  readonly astral: boolean;
+}
+const keyInfoCache = new Map<string, KeyInfo>();
+const KEY_CACHE_MAX = 10_000;
+const KEY_CACHE_MAX_LENGTH = 64;
+
+function keyInfo(k: string): KeyInfo {
+  let info = keyInfoCache.get(k);
+  if (info === undefined) {
+    info = { prefix: JSON.stringify(k) + ':', astral: NEEDS_SLOW_SORT.test(k) };
+    if (k.length <= KEY_CACHE_MAX_LENGTH) {
+      if (keyInfoCache.size >= KEY_CACHE_MAX) keyInfoCache.clear();
+      keyInfoCache.set(k, info);
+    }
+  }
+  return info;
+}
+
+function encodeLoose(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return encodeNumber(v, false, '');
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (Array.isArray(v)) {
+        const n = v.length;
+        if (n === 0) return '[]';
+        let s = '[' + encodeLoose(v[0]);
+        for (let i = 1; i < n; i++) s += ',' + encodeLoose(v[i]);
+        return s + ']';
+      }
+      return encodeObjectLoose(v as Record<string, unknown>, Object.keys(v));
+    }
+    case 'undefined':
+      throw new CanonicalJsonError('undefined is not JSON', '');
+    default:
+      throw new CanonicalJsonError(`${typeof v} is not JSON`, '');
+  }
+}
+
+function encodeObjectLoose(o: Record<string, unknown>, keys: string[]): string {
+  const n = keys.length;
+  if (n > 1) {
+    let astral = false;
+    for (let i = 0; i < n; i++) {
+      if (keyInfo(keys[i]!).astral) {
+        astral = true;
+        break;
+      }
+    }
+    if (astral) keys.sort(compareCodePoints);
+    else keys.sort();
+  }
+  let s = '{';
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    const val = o[k];
+    if (val === undefined) continue;
+    if (s.length > 1) s += ',';
+    s += keyInfo(k).prefix + encodeLoose(val);
+  }
+  return s + '}';
+}
+
+/** The path of the first value the lenient encoder cannot write (for error messages). */
+function findUnencodable(v: unknown, path: string): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : path || '(root)';
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null) return undefined;
+  if (typeof v !== 'object') return path || '(root)';
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = findUnencodable(v[i], `${path}[${i}]`);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined) continue;
+    const p = findUnencodable(x, path ? `${path}.${k}` : k);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+function loose(run: () => string, value: unknown): string {
+  try {
+    return run();
+  } catch (e) {
+    if (e instanceof CanonicalJsonError) {
+      throw new CanonicalJsonError(e.message.replace(/ at \(root\)$/, ''), findUnencodable(value, '') ?? '');
+    }
+    throw e;
+  }
+}
+
 /** Canonical JSON text of a value. `strict` refuses floats and out-of-range integers. */
 export function canonicalJson(value: JsonValue | object, strict = false): string {
-  return encode(value, strict, '');
+  if (strict) return encode(value, true, '');
+  return loose(() => encodeLoose(value), value);
 }
 
 /** Canonical JSON as UTF-8 bytes. */
 export function canonicalJsonBytes(value: JsonValue | object, strict = false): Buffer {
-  return Buffer.from(encode(value, strict, ''), 'utf8');
+  return Buffer.from(canonicalJson(value, strict), 'utf8');
+}
+
+/**
+ * Canonical JSON of an object without some of its top-level keys (for
+ * example `unsigned`, `signatures`, `hashes` for the content hash), without
+ * copying it. Lenient numbers, as canonicalJson(value).
+ */
+export function canonicalJsonWithout(obj: JsonObject, omit: readonly string[]): string {
+  const keys = Object.keys(obj).filter((k) => !omit.includes(k));
+  return loose(() => encodeObjectLoose(obj, keys), obj);
 }
 
 /**

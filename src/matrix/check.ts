@@ -37,8 +37,8 @@ export type PduCheck =
 
 function finish(d: ParsedPduDetail, rv: RoomVersion, keyLookup: KeyLookup): PduCheck {
   const json = d.event.json;
-  const signedText = d.redactedCanonical ?? redactedCanonicalJson(json, rv);
-  const sig = verifyEventSignatures(json, rv, keyLookup, Buffer.from(signedText, 'utf8'));
+  const signed = d.redactedBytes ?? Buffer.from(redactedCanonicalJson(json, rv), 'utf8');
+  const sig = verifyEventSignatures(json, rv, keyLookup, signed);
   if (!sig.ok) return { ok: false, event: d.event, signatures: sig };
   const contentText = d.contentCanonical ?? contentHashCanonicalJson(json);
   if (contentHashMatches(json, sha256(contentText))) {

@@ -82,8 +82,8 @@ export interface ParsedPduDetail {
   readonly event: MatrixEvent;
   /** canonical JSON of the event without unsigned/signatures/hashes (content hash input), when computed */
   readonly contentCanonical: string | undefined;
-  /** canonical JSON of the redacted event without signatures (signature and reference hash input); v3+ only */
-  readonly redactedCanonical: string | undefined;
+  /** UTF-8 of the canonical redacted event without signatures (signature and reference hash input); v3+ only */
+  readonly redactedBytes: Buffer | undefined;
 }
 
 function missing(field: string): PduError {
@@ -308,7 +308,7 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
 
   // event ID
   let eventId: string;
-  let redactedCanonical: string | undefined;
+  let redactedBytes: Buffer | undefined;
   if (rv.eventIdFormat === 'v1') {
     const id = json.event_id;
     if (id === undefined) throw missing('event_id');
@@ -320,8 +320,8 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
   } else if (opts.knownEventId !== undefined) {
     eventId = opts.knownEventId;
   } else {
-    redactedCanonical = withCanonicalErrors(() => redactedCanonicalJson(json, rv));
-    eventId = eventIdFromReferenceHash(sha256(redactedCanonical), rv);
+    redactedBytes = Buffer.from(withCanonicalErrors(() => redactedCanonicalJson(json, rv)), 'utf8');
+    eventId = eventIdFromReferenceHash(sha256(redactedBytes), rv);
   }
 
   // size
@@ -336,7 +336,7 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
     }
   }
 
-  return { event: buildEvent(json, rv, eventId, prevEvents, authEvents), contentCanonical, redactedCanonical };
+  return { event: buildEvent(json, rv, eventId, prevEvents, authEvents), contentCanonical, redactedBytes };
 }
 
 /**
