@@ -1,7 +1,7 @@
 // Every vector of shared conformance CANONICAL_JSON.md, plus code point ordering.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { canonicalJson, canonicalJsonBytes, compareCodePoints, findNonCanonicalNumber } from '../../src/matrix/canonical-json.js';
+import { canonicalJson, canonicalJsonBytes, canonicalJsonWithout, compareCodePoints, findNonCanonicalNumber, CanonicalJsonError } from '../../src/matrix/canonical-json.js';
 import { parseStrictJson, scanJson, StrictJsonError } from '../../src/matrix/strict-json.js';
 import type { JsonValue } from '../../src/matrix/json.js';
 
@@ -239,6 +239,34 @@ test('keys sort by code point: astral vs astral, and prefix order', () => {
 });
 test('integer-like keys are sorted as strings, not numbers', () => {
   assert.is(canonicalJson({ 10: 'a', 9: 'b', 1: 'c' }), '{"1":"c","10":"a","9":"b"}');
+});
+
+test('keys needing escapes are quoted like strings; long keys too', () => {
+  const long = 'k'.repeat(100) + '"';
+  const obj = { 'a"b': 1, 'c\\d': 2, 'e\u0001': 3, [long]: 4 };
+  const expected = '{"a\\"b":1,"c\\\\d":2,"e\\u0001":3,' + JSON.stringify(long) + ':4}';
+  assert.is(canonicalJson(obj), expected);
+  assert.is(canonicalJson(obj), expected, 'same again (cached key encodings)');
+  assert.is(canonicalJson(obj, true), expected, 'strict encoder agrees');
+});
+test('an own "__proto__" key is written like any other', () => {
+  const v = JSON.parse('{"b":1,"__proto__":{"x":1}}') as JsonValue;
+  assert.is(canonicalJson(v), '{"__proto__":{"x":1},"b":1}');
+});
+test('unencodable values are refused with their path', () => {
+  assert.throws(() => canonicalJson({ a: { b: [1, Infinity] } }), (e: unknown) => e instanceof CanonicalJsonError && e.path === 'a.b[1]');
+  assert.throws(() => canonicalJson({ a: 1.5 }, true), (e: unknown) => e instanceof CanonicalJsonError && e.path === 'a');
+  assert.throws(() => canonicalJson([undefined] as unknown as JsonValue), (e: unknown) => e instanceof CanonicalJsonError);
+});
+test('lenient and strict encoders agree on canonical input', () => {
+  const v = JSON.parse('{"z":[1,-2,{"\u00e9":null,"a":true}],"\ud83d\ude00":"x","\uffff":{"":0},"m":"\u2028"}') as JsonValue;
+  assert.is(canonicalJson(v), canonicalJson(v, true));
+  assert.is(canonicalJson(v), '{"m":"\u2028","z":[1,-2,{"a":true,"é":null}],"\uffff":{"":0},"😀":"x"}');
+});
+test('canonicalJsonWithout leaves out top-level keys only', () => {
+  const o = { b: 1, unsigned: { x: 1 }, a: { unsigned: 2 }, signatures: {} };
+  assert.is(canonicalJsonWithout(o, ['unsigned', 'signatures']), '{"a":{"unsigned":2},"b":1}');
+  assert.is(canonicalJsonWithout({ unsigned: 1 }, ['unsigned']), '{}');
 });
 
 test.run();

@@ -77,6 +77,11 @@ test('duplicate keys are refused with their path', () => {
   assert.equal(parseStrictJson('{"a":{"a":1},"b":{"a":"x:y:z"},"c":[{"a":1},{"a":2}]}'), { a: { a: 1 }, b: { a: 'x:y:z' }, c: [{ a: 1 }, { a: 2 }] });
   assert.equal(parseStrictJson('{"a\\"b:c":1,"a":"\\":"}'), { 'a"b:c': 1, a: '":' });
 });
+test('paths are found in pretty-printed text too', () => {
+  refuses('{\n  "a" : {\n    "b" : 1 ,\n    "b" : 2\n  }\n}', 'json_duplicate_key', 'a.b');
+  refuses('[ 1 , { "x" : [ 0 , 2.0 ] } ]', 'json_bad_number', '[1].x[1]', { canonicalNumbers: true });
+  refuses('{ "t" : true , "f" : false , "n" : null , "v" : 1e3 }', 'json_bad_number', 'v', { canonicalNumbers: true });
+});
 test('a duplicate hidden among integer-like keys is still found', () => {
   refuses('{"b":{"2":1},"1":{"x":1,"x":2}}', 'json_duplicate_key', '["1"].x');
 });
