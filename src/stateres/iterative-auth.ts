@@ -5,9 +5,10 @@
  */
 import type { MatrixEvent } from '../matrix/event.js';
 import type { RoomVersion } from '../matrix/room-versions.js';
-import { stateKey, type StateMap } from '../matrix/state-key.js';
+import { stateKey, type StateKeyString } from '../matrix/state-key.js';
 import type { AuthResult, AuthStateLookup } from '../auth/types.js';
 import type { SelectableEvent, StateEntry } from '../auth/selection.js';
+import type { StateReader } from './conflicts.js';
 import type { EventCache } from './lookup.js';
 import { CREATE, createEventIdOfRoom } from './power.js';
 
@@ -20,7 +21,7 @@ export interface AuthRules {
 const CREATE_KEY = stateKey(CREATE, '');
 
 /** Loads the events of `state` that the checks of `ids` may read, in one batch. */
-export function preloadForChecks(rv: RoomVersion, ids: readonly string[], state: StateMap, cache: EventCache, rules: AuthRules): Promise<void> | undefined {
+export function preloadForChecks(rv: RoomVersion, ids: readonly string[], state: StateReader, cache: EventCache, rules: AuthRules): Promise<void> | undefined {
   const want: string[] = [];
   for (const id of ids) {
     const ev = cache.get(id);
@@ -43,7 +44,13 @@ export function preloadForChecks(rv: RoomVersion, ids: readonly string[], state:
  * skipped. The events of `state` the checks read must be loaded
  * (`preloadForChecks`).
  */
-export function iterativeAuthChecks(rv: RoomVersion, ids: readonly string[], state: StateMap, cache: EventCache, rules: AuthRules): StateMap {
+export function iterativeAuthChecks<S extends StateReader & { set(k: StateKeyString, v: string): unknown }>(
+  rv: RoomVersion,
+  ids: readonly string[],
+  state: S,
+  cache: EventCache,
+  rules: AuthRules,
+): S {
   for (const id of ids) {
     const ev = cache.get(id);
     if (ev === undefined || ev.stateKey === undefined || cache.rejected(id)) continue;

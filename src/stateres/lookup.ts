@@ -16,6 +16,9 @@ export interface StateResLookup {
   isRejected?(id: string): boolean;
 }
 
+/** Answers at least this large are kept as layers (see EventCache). */
+const LAYER_MIN = 256;
+
 export function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
@@ -30,6 +33,11 @@ export function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
 export class EventCache {
   private readonly lookup: StateResLookup;
   private readonly known = new Map<string, MatrixEvent>();
+  /**
+   * Large answers of the lookup, kept as they came rather than copied into
+   * `known` (building a big hash table costs more than a few extra probes).
+   */
+  private readonly layers: Map<string, MatrixEvent>[] = [];
   private readonly missing = new Set<string>();
   /** Events whose whole auth chain is loaded. */
   private readonly closed = new Set<string>();
@@ -41,7 +49,19 @@ export class EventCache {
   }
 
   get(id: string): MatrixEvent | undefined {
-    return this.known.get(id);
+    const ev = this.known.get(id);
+    if (ev !== undefined || this.layers.length === 0) return ev;
+    for (const layer of this.layers) {
+      const e = layer.get(id);
+      if (e !== undefined) return e.eventId === id ? e : undefined;
+    }
+    return undefined;
+  }
+
+  private has(id: string): boolean {
+    if (this.known.has(id) || this.missing.has(id)) return true;
+    for (const layer of this.layers) if (layer.has(id)) return true;
+    return false;
   }
 
   rejected(id: string): boolean {
@@ -50,7 +70,7 @@ export class EventCache {
 
   /** The event when it is loaded and not known rejected. */
   usable(id: string): MatrixEvent | undefined {
-    const ev = this.known.get(id);
+    const ev = this.get(id);
     if (ev === undefined || this.rejected(id)) return undefined;
     return ev;
   }
@@ -58,12 +78,7 @@ export class EventCache {
   /** Loads the IDs not asked for before, in one lookup call. Returns a promise only when the lookup is async. */
   load(ids: Iterable<string>): Promise<void> | undefined {
     const want: string[] = [];
-    const asked = new Set<string>();
-    for (const id of ids) {
-      if (this.known.has(id) || this.missing.has(id) || asked.has(id)) continue;
-      asked.add(id);
-      want.push(id);
-    }
+    for (const id of ids) if (!this.has(id)) want.push(id);
     if (want.length === 0) return undefined;
     this.fetchCalls++;
     const r = this.lookup.events(want);
@@ -73,6 +88,11 @@ export class EventCache {
   }
 
   private store(want: readonly string[], found: Map<string, MatrixEvent>): void {
+    if (found.size >= LAYER_MIN) {
+      this.layers.push(found);
+      if (found.size < want.length) for (const id of want) if (!found.has(id)) this.missing.add(id);
+      return;
+    }
     for (const id of want) {
       const ev = found.get(id);
       if (ev !== undefined && ev.eventId === id) this.known.set(id, ev);
@@ -110,7 +130,7 @@ export class EventCache {
       for (const id of frontier) {
         if (this.closed.has(id)) continue;
         this.closed.add(id);
-        const ev = this.known.get(id);
+        const ev = this.get(id);
         if (ev === undefined) continue;
         for (const a of ev.authEvents) if (!this.closed.has(a)) next.push(a);
       }
@@ -128,8 +148,25 @@ export class EventCache {
       const chain = this.lookup.authChain(roots);
       return isPromise(chain) ? await chain : chain;
     }
-    await this.loadAuthClosure(roots);
-    return this.walkAuthChain(roots);
+    // One walk, level by level, loading each level in one batch.
+    const out = new Set<string>();
+    let frontier: readonly string[] = roots;
+    while (frontier.length > 0) {
+      const p = this.load(frontier);
+      if (p) await p;
+      const next: string[] = [];
+      for (const id of frontier) {
+        const ev = this.get(id);
+        if (ev === undefined) continue;
+        for (const a of ev.authEvents) {
+          if (out.has(a)) continue;
+          out.add(a);
+          next.push(a);
+        }
+      }
+      frontier = next;
+    }
+    return out;
   }
 
   /**
@@ -141,7 +178,7 @@ export class EventCache {
     const out = new Set<string>();
     const stack: string[] = [];
     for (const r of roots) {
-      const ev = this.known.get(r);
+      const ev = this.get(r);
       if (ev === undefined) continue;
       for (const a of ev.authEvents) stack.push(a);
     }
@@ -149,7 +186,7 @@ export class EventCache {
       const id = stack.pop()!;
       if (out.has(id) || (stop !== undefined && stop.has(id))) continue;
       out.add(id);
-      const ev = this.known.get(id);
+      const ev = this.get(id);
       if (ev === undefined) continue;
       for (const a of ev.authEvents) if (!out.has(a)) stack.push(a);
     }

@@ -28,12 +28,15 @@ export function comparePowerKeys(x: PowerSortKey, y: PowerSortKey): number {
  * -> the IDs it must come after, its auth events within the set): Kahn's
  * algorithm, taking at each step the smallest candidate by
  * `comparePowerKeys`. Earliest first. Edges to IDs outside the graph are
- * ignored. A cycle (impossible for events that passed their auth checks)
- * is refused with M_INVALID_PARAM.
+ * ignored. Vertices in `through` only carry ordering constraints: they are
+ * passed as soon as everything below them is, and not listed. A cycle
+ * (impossible for events that passed their auth checks) is refused with
+ * M_INVALID_PARAM.
  */
 export function reverseTopologicalPowerOrder(
   graph: ReadonlyMap<string, ReadonlySet<string>>,
   key: (id: string) => PowerSortKey,
+  through?: ReadonlySet<string>,
 ): string[] {
   const waiting = new Map<string, number>();
   const dependents = new Map<string, string[]>();
@@ -48,9 +51,29 @@ export function reverseTopologicalPowerOrder(
       else list.push(id);
     }
     waiting.set(id, n);
-    if (n === 0) heap.push(key(id));
   }
   const out: string[] = [];
+  let passed = 0;
+  const ready: string[] = [];
+  // A vertex with nothing left below it: a pass-through vertex releases its
+  // dependents at once, an event waits in the heap for its turn.
+  const release = (id: string): void => {
+    ready.push(id);
+    while (ready.length > 0) {
+      const r = ready.pop()!;
+      if (through === undefined || !through.has(r)) {
+        heap.push(key(r));
+        continue;
+      }
+      passed++;
+      for (const d of dependents.get(r) ?? []) {
+        const n = waiting.get(d)! - 1;
+        waiting.set(d, n);
+        if (n === 0) ready.push(d);
+      }
+    }
+  };
+  for (const [id, n] of waiting) if (n === 0) release(id);
   for (let k = heap.pop(); k !== undefined; k = heap.pop()) {
     out.push(k.id);
     const deps = dependents.get(k.id);
@@ -58,10 +81,10 @@ export function reverseTopologicalPowerOrder(
     for (const d of deps) {
       const n = waiting.get(d)! - 1;
       waiting.set(d, n);
-      if (n === 0) heap.push(key(d));
+      if (n === 0) release(d);
     }
   }
-  if (out.length !== graph.size) {
+  if (out.length + passed !== graph.size) {
     throw new RoomServerError('M_INVALID_PARAM', 'the auth events of the conflicted events form a cycle', 'stateres_auth_cycle');
   }
   return out;

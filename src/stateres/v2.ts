@@ -14,7 +14,7 @@
  */
 import type { RoomVersion } from '../matrix/room-versions.js';
 import { stateKey, type StateMap } from '../matrix/state-key.js';
-import { splitV2 } from './conflicts.js';
+import { OverlayState, splitV2 } from './conflicts.js';
 import { postOrder } from './graph.js';
 import { iterativeAuthChecks, preloadForChecks, type AuthRules } from './iterative-auth.js';
 import type { EventCache } from './lookup.js';
@@ -30,14 +30,14 @@ export interface V2Trace {
   powerOrder?: string[];
   /** Step 3's list, in mainline order. */
   mainlineOrder?: string[];
-  /** The partially resolved state after step 2. */
+  /** The entries steps 1-2 set on top of the initial state. */
   partial?: StateMap;
 }
 
 export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cache: EventCache, rules: AuthRules, trace?: V2Trace): Promise<StateMap> {
   const v21 = rv.stateRes === 'v2.1';
   const { unconflicted, conflicted } = splitV2(sets);
-  if (conflicted.size === 0) return unconflicted;
+  if (conflicted.size === 0) return unconflicted.toMap();
 
   // The conflicted state set, and each set's share of it.
   const conflictedIds = new Set<string>();
@@ -55,7 +55,7 @@ export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cach
   // unconflicted state (in every C_i, and closed under auth chains) and D_i
   // the rest of the auth chain of the set's conflicted events. So the auth
   // difference ∪C_i − ∩C_i is ∪D_i − ∩D_i.
-  const shared = await cache.authChainIds([...unconflicted.values()]);
+  const shared = await cache.authChainIds(unconflicted.ids());
   await cache.loadAuthClosure(conflictedIds);
   const count = new Map<string, number>();
   for (const own of perSet) {
@@ -88,25 +88,32 @@ export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cach
   // 1. The power events of the full conflicted set and the events of their
   // auth chains in the full conflicted set, in reverse topological power order.
   const graph = powerEventGraph(full, cache);
-  const deep = new Set<string>();
-  for (const id of conflictedIds) if (full.has(id) && inEveryChain(id)) deep.add(id);
-  if (deep.size > 0) addDeepAuthEdges(graph, deep, cache);
+  let through: Set<string> | undefined;
+  if (!v21) {
+    const deep = new Set<string>();
+    for (const id of conflictedIds) if (full.has(id) && inEveryChain(id)) deep.add(id);
+    if (deep.size > 0) through = addDeepPaths(graph, full, deep, cache);
+  }
   const power = new SenderPower(rv, cache);
-  const powerOrder = reverseTopologicalPowerOrder(graph, (id) => {
-    const ev = cache.get(id)!;
-    return { id, power: power.of(ev), ts: ev.originServerTs };
-  });
+  const powerOrder = reverseTopologicalPowerOrder(
+    graph,
+    (id) => {
+      const ev = cache.get(id)!;
+      return { id, power: power.of(ev), ts: ev.originServerTs };
+    },
+    through,
+  );
 
   // 2. Iterative auth checks from the unconflicted state map (v2) or from an
   // empty state map (v2.1).
-  const partial: StateMap = v21 ? new Map() : new Map(unconflicted);
+  const partial = new OverlayState(v21 ? undefined : unconflicted);
   let p = preloadForChecks(rv, powerOrder, partial, cache, rules);
   if (p) await p;
   iterativeAuthChecks(rv, powerOrder, partial, cache, rules);
   if (trace) {
     trace.fullConflictedSet = full;
     trace.powerOrder = powerOrder;
-    trace.partial = new Map(partial);
+    trace.partial = new Map(partial.overlay);
   }
 
   // 3. The other events of the full conflicted set, in mainline order of
@@ -124,8 +131,9 @@ export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cach
   iterativeAuthChecks(rv, restOrder, partial, cache, rules);
 
   // 5. The unconflicted state map wins over the result.
-  for (const [k, v] of unconflicted) partial.set(k, v);
-  return partial;
+  const out = unconflicted.toMap();
+  for (const [k, v] of partial.overlay) if (!unconflicted.has(k)) out.set(k, v);
+  return out;
 }
 
 /**
@@ -152,57 +160,67 @@ function powerEventGraph(full: ReadonlySet<string>, cache: EventCache): Map<stri
 }
 
 /**
- * Walking auth events inside the full conflicted set finds every event of
- * X, except one case: a conflicted state event found in every set's full
- * auth chain (a stale entry, from a partial view of the room) can sit below
- * events outside the full conflicted set. Such an event is in the auth chain
- * of a power event all the same, so it joins X, and it must come before
- * every event of X whose auth chain holds it. `deep` lists these candidates;
- * this finds, once per event of the auth graph, which of them lie below it,
- * and adds them and the ordering edges to the graph. In v2.1 the conflicted
- * state subgraph already fills the gap, so this adds nothing new there.
+ * v2 only. Walking auth events inside the full conflicted set finds every
+ * event of X but one kind: a conflicted state event found in every set's
+ * full auth chain (a stale entry, from a partial view of the room) can sit
+ * below events outside the full conflicted set. Such an event ("deep") is in
+ * the auth chain of a power event all the same, so it joins X, and it must
+ * come before every event of X whose auth chain holds it.
+ *
+ * Rather than adding an edge from each event of X to every deep event below
+ * it, this adds the paths themselves: the events outside the full conflicted
+ * set from which a deep event can be reached become pass-through vertices
+ * of the ordering graph (returned), which the sort steps over without
+ * listing them. One walk over the auth chains of X.
+ *
+ * Events outside the full conflicted set are all in every set's auth chain,
+ * so below them only deep events of the full conflicted set can be met.
+ * In v2.1 the conflicted state subgraph holds every such path already.
  */
-function addDeepAuthEdges(graph: Map<string, Set<string>>, deep: ReadonlySet<string>, cache: EventCache): void {
-  // The deep events strictly below each walked event (undefined: none).
-  // Sets are shared between events while nothing needs adding.
-  const below = new Map<string, ReadonlySet<string>>();
-  const done = new Set<string>();
+function addDeepPaths(graph: Map<string, Set<string>>, full: ReadonlySet<string>, deep: ReadonlySet<string>, cache: EventCache): Set<string> {
   const children = (id: string): readonly string[] => cache.get(id)?.authEvents ?? [];
+  // Events outside the full conflicted set with a deep event below them.
+  const reaches = new Set<string>();
+  const walked = new Set<string>();
+  const leads = (a: string): boolean => deep.has(a) || (!full.has(a) && reaches.has(a));
   const visit = (id: string): void => {
-    let acc: ReadonlySet<string> | undefined;
-    let owned = false;
-    const own = (): Set<string> => {
-      if (!owned) {
-        acc = new Set(acc);
-        owned = true;
-      }
-      return acc as Set<string>;
-    };
+    if (full.has(id)) return;
     for (const a of children(id)) {
-      if (deep.has(a) && !acc?.has(a)) own().add(a);
-      const sub = below.get(a);
-      if (sub === undefined || sub === acc) continue;
-      if (acc === undefined) acc = sub;
-      else for (const x of sub) if (!acc.has(x)) own().add(x);
+      if (leads(a)) {
+        reaches.add(id);
+        return;
+      }
     }
-    if (acc !== undefined) below.set(id, acc);
   };
-
+  const through = new Set<string>();
   const work = [...graph.keys()];
   while (work.length > 0) {
     const x = work.pop()!;
-    postOrder([x], children, visit, done);
-    const under = below.get(x);
-    if (under === undefined) continue;
-    const edges = graph.get(x)!;
-    for (const y of under) {
-      edges.add(y);
-      if (!graph.has(y)) {
-        graph.set(y, new Set());
-        work.push(y);
+    const outside = children(x).filter((a) => !full.has(a));
+    postOrder(outside, children, visit, walked);
+    let edges = graph.get(x);
+    if (edges === undefined) {
+      edges = new Set();
+      graph.set(x, edges);
+    }
+    for (const a of children(x)) {
+      if (!leads(a)) continue;
+      edges.add(a);
+      if (graph.has(a)) continue;
+      if (deep.has(a)) {
+        // A deep event joins X, with its auth events in the full conflicted set.
+        const own = new Set<string>();
+        for (const b of children(a)) if (full.has(b)) own.add(b);
+        graph.set(a, own);
+        for (const b of own) if (!graph.has(b)) work.push(b);
+      } else {
+        through.add(a);
+        graph.set(a, new Set());
       }
+      work.push(a);
     }
   }
+  return through;
 }
 
 /**
