@@ -144,7 +144,12 @@ export const ops: Readonly<Record<string, OpSpec>> = {
         opts.types = types as OutputType[];
       }
       const from = optInt(p, 'from');
-      if (from !== undefined) opts.from = from;
+      if (from !== undefined) {
+        // a position past the head would silently skip the outputs before it
+        const head = ctx.rs.outputHead();
+        if (from > head) throw invalid('from', `a log position no later than the head (${head})`);
+        opts.from = from;
+      }
       return ctx.conn.subscribe(opts);
     },
   },
