@@ -13,6 +13,7 @@ import { RoomServerClient } from '../../src/client/client.js';
 import { RoomServerError } from '../../src/errors.js';
 import { rootLogger } from '../../src/log.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
+import type { TokenConfig } from '../../src/gateway/auth.js';
 import type { NewRoomEventOutput, Output } from '../../src/api.js';
 import { RawSocket, errorCode } from './raw-socket.js';
 
@@ -23,7 +24,7 @@ const PEER = 'e2e-peer-token-0001';
 const dirs: string[] = [];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function server(name = 'a.test', tokens: Record<string, unknown> | null = { [ADMIN]: 'admin', [PEER]: { role: 'peer', server: 'b.test' } }): Promise<{ rs: RoomServer; gw: Gateway; dir: string }> {
+async function server(name = 'a.test', tokens: TokenConfig | null = { [ADMIN]: 'admin', [PEER]: { role: 'peer', server: 'b.test' } }): Promise<{ rs: RoomServer; gw: Gateway; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'rs-e2e-'));
   dirs.push(dir);
   const rs = await RoomServer.open({ dataDir: dir, serverName: name });
