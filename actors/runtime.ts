@@ -10,6 +10,8 @@
  * - idle passivation uses nact's `shutdownAfter`; nact silently drops
  *   messages dispatched to a stopped actor, so `send` checks liveness first
  *   and reports `false` (the caller respawns);
+ * - stopping the system does not stop its actors in nact (their idle
+ *   timers would keep the process alive), so `stop` stops each one;
  * - actor names are checked against nact's allowed alphabet.
  */
 import nact from 'nact';
@@ -49,6 +51,7 @@ export type Handler<S, M> = (state: S | undefined, msg: M) => Promise<S | undefi
 export class ActorRuntime {
   private readonly system: NactRef;
   private stopped = false;
+  private readonly live = new Set<NactRef>();
 
   constructor() {
     this.system = nact.start() as unknown as NactRef;
@@ -71,7 +74,10 @@ export class ActorRuntime {
       // A throw escaping `wrapped` would be a bug in onError itself; keep
       // the actor and its mailbox alive rather than stopping it.
       onCrash: (_msg: unknown, _err: unknown, ctx: { reset: symbol }) => ctx.reset,
-      afterStop: (state: S | undefined) => opts.afterStop?.(state),
+      afterStop: (state: S | undefined) => {
+        this.live.delete(ref);
+        opts.afterStop?.(state);
+      },
     };
     if (opts.idleMs && opts.idleMs > 0) props.shutdownAfter = opts.idleMs;
     const ref = (nact.spawn as unknown as (p: unknown, f: unknown, n: string, pr: unknown) => NactRef)(
@@ -80,6 +86,7 @@ export class ActorRuntime {
       name,
       props,
     );
+    this.live.add(ref);
     const isAlive = () => !!systemMap.find(ref.system.name, ref);
     return {
       name,
@@ -96,6 +103,8 @@ export class ActorRuntime {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    for (const ref of this.live) nact.stop(ref as never);
+    this.live.clear();
     nact.stop(this.system as never);
   }
 }

@@ -28,7 +28,7 @@ function findTests(dir) {
 
 function run(cmd, args, { timeoutMs, quiet } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(cmd, args, { cwd: root, env: { NODE_ENV: 'test', ...process.env, FORCE_COLOR: '0' } });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });

@@ -216,8 +216,12 @@ export class RoomServer implements RoomServerApi {
       if (ie.origin !== undefined) extra.origin = ie.origin;
       if (ie.stateEventIds !== undefined) extra.stateEventIds = ie.stateEventIds;
       const p = this.prepare(pdu, rv, kind, extra);
-      // later events of the same request may be in the room this create event makes
-      if (isCreate) batch.set(p.event.roomId, rv);
+      // later events (of this request, or of later ones while this one is
+      // still queued) may be in the room this create event makes
+      if (isCreate) {
+        batch.set(p.event.roomId, rv);
+        if (!this.versions.has(p.event.roomId)) this.versions.set(p.event.roomId, rv);
+      }
       return p;
     } catch (e) {
       if (e instanceof RoomServerError) {

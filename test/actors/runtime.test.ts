@@ -60,6 +60,17 @@ test('idle actors stop; send reports false so the caller respawns', async () => 
   rt.stop();
 });
 
+test('stopping the runtime stops its actors (no idle timer keeps the process alive)', async () => {
+  const rt = new ActorRuntime();
+  const a = rt.spawn<number, number>('long-idle', async (s, m) => (s ?? 0) + m, { idleMs: 60_000 });
+  a.send(1);
+  await new Promise((r) => setTimeout(r, 10));
+  rt.stop();
+  assert.not.ok(a.isAlive());
+  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout');
+  assert.is(timers.length, 0);
+});
+
 test('invalid actor names are refused', () => {
   const rt = new ActorRuntime();
   assert.throws(() => rt.spawn('!room:server', async () => undefined));
