@@ -170,7 +170,7 @@ export class RoomServer implements RoomServerApi {
     }
     const p: PreparedInput = { deadline: Date.now() + this.deadlineMs, ...extra, event, kind };
     if (hashMismatch) p.hashMismatch = true;
-    else if (detail.redactedCanonical !== undefined) p.signedBytes = Buffer.from(detail.redactedCanonical, 'utf8');
+    else if (detail.redactedBytes !== undefined) p.signedBytes = detail.redactedBytes;
     return p;
   }
 

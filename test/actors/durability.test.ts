@@ -151,7 +151,7 @@ test('an actor crash fails that input with M_UNKNOWN, restarts from storage and 
   const err = (failed[0] as PromiseRejectedResult).reason as RoomServerError;
   assert.instance(err, RoomServerError);
   assert.is(err.code, 'M_UNKNOWN');
-  const ok = results.filter((r): r is PromiseFulfilledResult<{ event_id: string; status: string }> => r.status === 'fulfilled');
+  const ok = results.filter((r) => r.status === 'fulfilled') as Array<PromiseFulfilledResult<{ event_id: string; status: string }>>;
   assert.is(ok.length, 5);
   assert.ok(ok.every((r) => r.value.status === 'accepted'));
   // the chain continues from the last committed event; the room is consistent
