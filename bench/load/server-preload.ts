@@ -1,0 +1,17 @@
+/**
+ * Loaded (`--import`) into a server the load tool spawns, never into a
+ * server people run. Over the IPC channel the tool asks for a full garbage
+ * collection before it reads `/metrics`, so heap figures compare runs
+ * rather than the collector's timing. Needs `--expose-gc`.
+ */
+const gc = (globalThis as { gc?: () => void }).gc;
+
+if (typeof process.send === 'function') {
+  process.on('message', (msg: unknown) => {
+    if (typeof msg !== 'object' || msg === null || (msg as { type?: unknown }).type !== 'gc') return;
+    gc?.();
+    process.send?.({ type: 'gc-done', collected: gc !== undefined });
+  });
+  // the channel must not keep the server alive once it has stopped
+  process.channel?.unref();
+}
