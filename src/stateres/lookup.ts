@@ -168,28 +168,4 @@ export class EventCache {
     }
     return out;
   }
-
-  /**
-   * The union of the auth chains of `roots` over loaded events. Events in
-   * `stop` are neither taken nor walked below: pass a set closed under auth
-   * chains (an auth chain) to get only the part of the chain outside it.
-   */
-  walkAuthChain(roots: Iterable<string>, stop?: ReadonlySet<string>): Set<string> {
-    const out = new Set<string>();
-    const stack: string[] = [];
-    for (const r of roots) {
-      const ev = this.get(r);
-      if (ev === undefined) continue;
-      for (const a of ev.authEvents) stack.push(a);
-    }
-    while (stack.length > 0) {
-      const id = stack.pop()!;
-      if (out.has(id) || (stop !== undefined && stop.has(id))) continue;
-      out.add(id);
-      const ev = this.get(id);
-      if (ev === undefined) continue;
-      for (const a of ev.authEvents) if (!out.has(a)) stack.push(a);
-    }
-    return out;
-  }
 }

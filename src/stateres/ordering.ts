@@ -5,6 +5,7 @@
 import { RoomServerError } from '../errors.js';
 import { compareCodePoints } from '../matrix/canonical-json.js';
 import type { MatrixEvent } from '../matrix/event.js';
+import type { AuthIndex } from './auth-index.js';
 import { MinHeap } from './heap.js';
 import type { EventCache } from './lookup.js';
 import { powerLevelsAuthEvent } from './power.js';
@@ -24,70 +25,74 @@ export function comparePowerKeys(x: PowerSortKey, y: PowerSortKey): number {
 }
 
 /**
- * The reverse topological power ordering of the events of `graph` (event ID
- * -> the IDs it must come after, its auth events within the set): Kahn's
- * algorithm, taking at each step the smallest candidate by
- * `comparePowerKeys`. Earliest first. Edges to IDs outside the graph are
- * ignored. Vertices in `through` only carry ordering constraints: they are
- * passed as soon as everything below them is, and not listed. A cycle
- * (impossible for events that passed their auth checks) is refused with
- * M_INVALID_PARAM.
+ * The reverse topological power ordering of the vertices of `kind` over the
+ * auth graph `ix` (kind 1: an event to order; kind 2: a pass-through vertex;
+ * 0: not in the graph); an event must come after the vertices among its
+ * auth events. Kahn's algorithm, taking at each step the smallest candidate
+ * by `comparePowerKeys`; earliest first. A pass-through vertex is passed as
+ * soon as everything below it is, and not listed. A cycle (impossible for
+ * events that passed their auth checks) is refused with M_INVALID_PARAM.
  */
-export function reverseTopologicalPowerOrder(
-  graph: ReadonlyMap<string, ReadonlySet<string>>,
-  key: (id: string) => PowerSortKey,
-  through?: ReadonlySet<string>,
-): string[] {
-  const waiting = new Map<string, number>();
-  const dependents = new Map<string, string[]>();
-  const heap = new MinHeap<PowerSortKey>(comparePowerKeys);
-  for (const [id, before] of graph) {
-    let n = 0;
-    for (const b of before) {
-      if (b === id || !graph.has(b)) continue;
-      n++;
-      const list = dependents.get(b);
-      if (list === undefined) dependents.set(b, [id]);
-      else list.push(id);
+export function reverseTopologicalPowerOrder(ix: AuthIndex, kind: Uint8Array, key: (i: number) => PowerSortKey): string[] {
+  const n = ix.size;
+  const waiting = new Int32Array(n);
+  // Reverse edges, as lists per vertex (built in one pass, then filled).
+  const depCount = new Int32Array(n + 1);
+  let vertices = 0;
+  for (let i = 0; i < n; i++) {
+    if (kind[i] === 0) continue;
+    vertices++;
+    for (let k = ix.authStart(i), end = ix.authEnd(i); k < end; k++) {
+      const j = ix.authAt(k);
+      if (kind[j] === 0) continue;
+      waiting[i]!++;
+      depCount[j + 1]!++;
     }
-    waiting.set(id, n);
   }
+  for (let i = 0; i < n; i++) depCount[i + 1]! += depCount[i]!;
+  const deps = new Int32Array(depCount[n]!);
+  const fill = depCount.slice(0, n);
+  for (let i = 0; i < n; i++) {
+    if (kind[i] === 0) continue;
+    for (let k = ix.authStart(i), end = ix.authEnd(i); k < end; k++) {
+      const j = ix.authAt(k);
+      if (kind[j] !== 0) deps[fill[j]!++] = i;
+    }
+  }
+
+  const heap = new MinHeap<Keyed>(comparePowerKeys);
   const out: string[] = [];
   let passed = 0;
-  const ready: string[] = [];
-  // A vertex with nothing left below it: a pass-through vertex releases its
+  const ready: number[] = [];
+  // A vertex with nothing left before it: a pass-through vertex releases its
   // dependents at once, an event waits in the heap for its turn.
-  const release = (id: string): void => {
-    ready.push(id);
+  const release = (first: number): void => {
+    ready.push(first);
     while (ready.length > 0) {
       const r = ready.pop()!;
-      if (through === undefined || !through.has(r)) {
-        heap.push(key(r));
+      if (kind[r] !== 2) {
+        const k = key(r) as Keyed;
+        k.at = r;
+        heap.push(k);
         continue;
       }
       passed++;
-      for (const d of dependents.get(r) ?? []) {
-        const n = waiting.get(d)! - 1;
-        waiting.set(d, n);
-        if (n === 0) ready.push(d);
-      }
+      for (let d = depCount[r]!, end = depCount[r + 1]!; d < end; d++) if (--waiting[deps[d]!]! === 0) ready.push(deps[d]!);
     }
   };
-  for (const [id, n] of waiting) if (n === 0) release(id);
+  for (let i = 0; i < n; i++) if (kind[i] !== 0 && waiting[i] === 0) release(i);
   for (let k = heap.pop(); k !== undefined; k = heap.pop()) {
     out.push(k.id);
-    const deps = dependents.get(k.id);
-    if (deps === undefined) continue;
-    for (const d of deps) {
-      const n = waiting.get(d)! - 1;
-      waiting.set(d, n);
-      if (n === 0) release(d);
-    }
+    for (let d = depCount[k.at]!, end = depCount[k.at + 1]!; d < end; d++) if (--waiting[deps[d]!]! === 0) release(deps[d]!);
   }
-  if (out.length + passed !== graph.size) {
+  if (out.length + passed !== vertices) {
     throw new RoomServerError('M_INVALID_PARAM', 'the auth events of the conflicted events form a cycle', 'stateres_auth_cycle');
   }
   return out;
+}
+
+interface Keyed extends PowerSortKey {
+  at: number;
 }
 
 /**
