@@ -122,7 +122,7 @@ class EmbeddedTarget implements Target {
 
 export async function openEmbedded(o: { dataDir?: string; idleMs: number }): Promise<Target> {
   // the server's info logs would interleave with the progress bar
-  if (process.env.LOG_LEVEL === undefined) rootLogger.level = 'warn';
+  if (process.env.LOG_LEVEL === undefined && ['info', 'debug', 'trace'].includes(rootLogger.level)) rootLogger.level = 'warn';
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'rs-bench-'));
   const rs = await RoomServer.open({ dataDir, serverName: BENCH_SERVER_NAME, idleTimeoutMs: o.idleMs });
   return new EmbeddedTarget(rs, dataDir, o.dataDir === undefined);
