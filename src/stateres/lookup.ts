@@ -41,8 +41,6 @@ export class EventCache {
   private readonly missing = new Set<string>();
   /** Events whose whole auth chain is loaded. */
   private readonly closed = new Set<string>();
-  /** Number of calls made to `lookup.events` (for tests of batching). */
-  fetchCalls = 0;
 
   constructor(lookup: StateResLookup) {
     this.lookup = lookup;
@@ -80,7 +78,6 @@ export class EventCache {
     const want: string[] = [];
     for (const id of ids) if (!this.has(id)) want.push(id);
     if (want.length === 0) return undefined;
-    this.fetchCalls++;
     const r = this.lookup.events(want);
     if (isPromise(r)) return r.then((m) => this.store(want, m));
     this.store(want, r);

@@ -131,8 +131,8 @@ export class Graph {
    * The usual start of a room: create, the creator's join, power levels,
    * join rules (`public` by default). Returns the branch after them.
    */
-  start(creator = ALICE, joinRule = 'public'): Branch {
-    const createContent: JsonObject = this.rv.v11Format ? {} : { creator };
+  start(creator = ALICE, joinRule = 'public', extraCreateContent: JsonObject = {}): Branch {
+    const createContent: JsonObject = this.rv.v11Format ? { ...extraCreateContent } : { creator, ...extraCreateContent };
     createContent.room_version = this.rv.id;
     this.add({ id: 'CREATE', type: 'm.room.create', sender: creator, stateKey: '', content: createContent, auth: [], prev: [] });
     const b = new Branch(this, new Map([[stateKey('m.room.create', ''), this.id('CREATE')]]), ['CREATE']);

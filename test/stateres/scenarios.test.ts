@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { RoomServerError } from '../../src/errors.js';
 import type { RoomVersionId } from '../../src/matrix/room-versions.js';
 import { stateKey, type StateMap } from '../../src/matrix/state-key.js';
 import { AUTH_RULES, EventCache, resolveState } from '../../src/stateres/index.js';
@@ -306,6 +307,48 @@ for (const v of ALL_V2) {
     else assert.not.ok(trace.fullConflictedSet!.has(g.id('PLMID')));
   });
 }
+
+test('v12: creators have infinite power and sort before everyone', async () => {
+  // Bob is an additional creator, Carol has 100. Bob's change is newer than
+  // Carol's, but infinite power puts it first, so Carol's is applied last and
+  // wins. (Were Bob at 100 like Carol, the older one, Carol's, would go first.)
+  const g = new Graph('12');
+  const b = g.start(ALICE, 'public', { additional_creators: [BOB] });
+  b.send('BJOIN', BOB, 'm.room.member', BOB, { membership: 'join' });
+  b.send('CJOIN', CAROL, 'm.room.member', CAROL, { membership: 'join' });
+  b.send('PL1', ALICE, 'm.room.power_levels', '', g.powerLevels({ [CAROL]: 100 }));
+  // Both speak on the common history, so their joins are in every auth chain.
+  b.send('TOPIC', BOB, 'm.room.topic', '', { topic: 'hi' });
+  b.send('NAME', CAROL, 'm.room.name', '', { name: 'room' });
+  const s1 = b.fork();
+  const s2 = b.fork();
+  s1.send('JRB', BOB, 'm.room.join_rules', '', { join_rule: 'invite' }, { ts: 9000 });
+  s2.send('JRC', CAROL, 'm.room.join_rules', '', { join_rule: 'private' }, { ts: 1000 });
+  const cache = new EventCache(g.lookup());
+  const trace: V2Trace = {};
+  const r = await resolveV2(g.rv, [s1.state, s2.state], cache, AUTH_RULES, trace);
+  assert.equal(trace.powerOrder!.map((id) => g.name(id)), ['JRB', 'JRC']);
+  assert.is(at(g, r, JR), 'JRC');
+});
+
+test('auth events forming a cycle are refused with a stable code', async () => {
+  // Only possible with made-up events (their IDs are not hashes): X and Y
+  // name each other as auth events.
+  const g = new Graph('2');
+  const b = g.start(ALICE);
+  g.add({ id: 'X', type: 'm.room.power_levels', sender: ALICE, stateKey: '', content: g.powerLevels({ [BOB]: 1 }), auth: ['CREATE', 'IMA', 'Y'], prev: ['IJR'] });
+  g.add({ id: 'Y', type: 'm.room.power_levels', sender: ALICE, stateKey: '', content: g.powerLevels({ [BOB]: 2 }), auth: ['CREATE', 'IMA', 'X'], prev: ['IJR'] });
+  const s1 = new Map(b.state).set(PL, g.id('X'));
+  const s2 = new Map(b.state).set(PL, g.id('Y'));
+  try {
+    await resolve(g, [s1, s2]);
+    assert.unreachable('a cycle must be refused');
+  } catch (e) {
+    assert.instance(e, RoomServerError);
+    assert.is((e as RoomServerError).code, 'M_INVALID_PARAM');
+    assert.is((e as RoomServerError).reason, 'stateres_auth_cycle');
+  }
+});
 
 test('v2: rejected events are never applied', async () => {
   const g = new Graph('11');
