@@ -13,7 +13,7 @@ import type { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
 import { nid2Key, nidKey, T_OUTPUT, T_OUTPUT_BY_ROOM, T_ROOM } from './keys.js';
 import { DURABLE, PENDING, WRITING, type PendingItem } from './pending.js';
-import { encodeRoom } from './records.js';
+import { encodeRoom, type RoomRecord } from './records.js';
 import type { CommitUnit } from './unit.js';
 
 export interface CommitResult {
@@ -48,6 +48,8 @@ export class GroupCommitter {
   private nextPos: number;
   private head: number;
   private idleWaiters: Array<() => void> = [];
+  /** Last output position assigned per room (so a room record never names an older one). */
+  private readonly lastPosByRoom = new Map<number, number>();
   readonly stats: CommitStats = { writes: 0, units: 0, ops: 0 };
 
   constructor(
@@ -101,47 +103,85 @@ export class GroupCommitter {
 
   private async write(group: Queued[]): Promise<void> {
     const batch = this.db.batch();
+    // The chained batch's public put() re-validates and re-encodes every
+    // key and value (they are Buffers already); after the first op (which
+    // keeps the batch's own op count non-zero so write() does not skip it)
+    // the ops go straight to the native batch when that method exists.
+    const raw = batch as unknown as { _put?: (k: Buffer, v: Buffer) => void; _del?: (k: Buffer) => void };
+    let first = true;
+    const put = (k: Buffer, v: Buffer): void => {
+      if (first || raw._put === undefined) {
+        first = false;
+        batch.put(k, v);
+      } else {
+        raw._put(k, v);
+      }
+    };
+    const del = (k: Buffer): void => {
+      if (first || raw._del === undefined) {
+        first = false;
+        batch.del(k);
+      } else {
+        raw._del(k);
+      }
+    };
     const items: PendingItem[] = [];
     const include = (item: PendingItem): void => {
       if (item.state !== PENDING) return;
       item.state = WRITING;
       for (const d of item.deps) include(d);
-      for (const [k, v] of item.ops) batch.put(k, v);
+      item.write(put);
       items.push(item);
     };
     const posBefore = this.nextPos;
     const results: number[][] = [];
+    // The last room record of each room in the group (earlier ones would be overwritten in the same batch).
+    const rooms = new Map<number, RoomRecord>();
+    const lastPosBefore = new Map<number, number | undefined>();
     let ops = 0;
     try {
       for (const { unit } of group) {
-        for (const d of unit.deps) include(d);
+        if (unit.deps !== undefined) for (const d of unit.deps) include(d);
         const positions: number[] = [];
-        const lastPos = new Map<number, number>();
         for (const o of unit.outputs) {
           const pos = this.nextPos++;
           positions.push(pos);
-          lastPos.set(o.roomNid, pos);
-          batch.put(nidKey(T_OUTPUT, pos), o.bytes);
-          batch.put(nid2Key(T_OUTPUT_BY_ROOM, o.roomNid, pos), EMPTY);
+          if (!lastPosBefore.has(o.roomNid)) lastPosBefore.set(o.roomNid, this.lastPosByRoom.get(o.roomNid));
+          this.lastPosByRoom.set(o.roomNid, pos);
+          put(nidKey(T_OUTPUT, pos), o.bytes);
+          put(nid2Key(T_OUTPUT_BY_ROOM, o.roomNid, pos), EMPTY);
         }
-        for (const [roomNid, rec] of unit.rooms) {
-          const last = lastPos.get(roomNid);
-          if (last !== undefined) rec.lastOutputPos = last;
-          batch.put(nidKey(T_ROOM, roomNid), encodeRoom(rec));
+        if (unit.rooms !== undefined) {
+          for (const [roomNid, rec] of unit.rooms) {
+            rooms.delete(roomNid);
+            rooms.set(roomNid, rec);
+          }
         }
         const u = unit.ops;
         for (let i = 0; i < u.length; i += 2) {
           const v = u[i + 1];
-          if (v === null) batch.del(u[i]!);
-          else batch.put(u[i]!, v!);
+          if (v === null) del(u[i]!);
+          else put(u[i]!, v!);
         }
-        ops += u.length / 2 + unit.outputs.length * 2 + unit.rooms.size;
+        ops += u.length / 2 + unit.outputs.length * 2;
         results.push(positions);
+        // The native batch holds copies now: let the unit's buffers go before the write returns.
+        unit.release();
       }
-      ops += items.reduce((n, it) => n + it.ops.length, 0);
+      for (const [roomNid, rec] of rooms) {
+        const last = this.lastPosByRoom.get(roomNid);
+        if (last !== undefined && last > rec.lastOutputPos) rec.lastOutputPos = last;
+        put(nidKey(T_ROOM, roomNid), encodeRoom(rec));
+      }
+      ops += rooms.size;
+      for (const it of items) ops += it.opCount;
       await batch.write({ sync: this.opts.fsync });
     } catch (err) {
       this.nextPos = posBefore;
+      for (const [room, pos] of lastPosBefore) {
+        if (pos === undefined) this.lastPosByRoom.delete(room);
+        else this.lastPosByRoom.set(room, pos);
+      }
       for (const it of items) it.state = PENDING;
       await batch.close().catch(() => {});
       const e = err instanceof RoomServerError ? err : new RoomServerError('M_UNKNOWN', `storage write failed: ${String((err as Error)?.message ?? err)}`, 'storage_write_failed');

@@ -17,12 +17,36 @@ import type { BatchGetter } from './batch-get.js';
 import { nid2StrKey, prefixRange, readU64, str2NidKey, T_NID2STR, u64Value } from './keys.js';
 import { Lru } from './lru.js';
 import { ALL_NS, firstDynamicNid, nidLimit, nsName, preassigned, type Ns } from './nids.js';
-import { DURABLE, PENDING, type PendingItem } from './pending.js';
+import { DURABLE, PendingItem, type PutFn } from './pending.js';
 import { corrupt } from './records.js';
 
-interface PendingMapping extends PendingItem {
-  readonly nid: number;
-  readonly str: string;
+const NO_DEPS: readonly PendingItem[] = [];
+
+class PendingMapping extends PendingItem {
+  readonly deps = NO_DEPS;
+  readonly opCount = 2;
+  constructor(
+    private readonly sp: Namespace,
+    readonly nid: number,
+    readonly str: string,
+  ) {
+    super();
+  }
+
+  write(put: PutFn): void {
+    put(str2NidKey(this.sp.ns, this.str), u64Value(this.nid));
+    put(nid2StrKey(this.sp.ns, this.nid), Buffer.from(this.str, 'utf8'));
+  }
+
+  onDurable(): void {
+    this.state = DURABLE;
+    const sp = this.sp;
+    sp.pendStr.delete(this.str);
+    sp.pendNid.delete(this.nid);
+    // A pending mapping is never in the caches (lookups answer from the pending maps first).
+    sp.byStr.add(this.str, this.nid);
+    sp.byNid.add(this.nid, this.str);
+  }
 }
 
 class Namespace {
@@ -135,54 +159,45 @@ export class NidMaps {
     if (known !== undefined) return known;
     let p = sp.allocating.get(s);
     if (p === undefined) {
-      p = this.allocate(sp, s);
+      p = new Promise<number>((resolve, reject) => {
+        this.getter.fetch(str2NidKey(sp.ns, s), (err, v) => {
+          sp.allocating.delete(s);
+          if (err !== undefined) return reject(err);
+          try {
+            resolve(v === undefined ? this.allocate(sp, s) : this.found(sp, s, v));
+          } catch (e) {
+            reject(e);
+          }
+        });
+      });
       sp.allocating.set(s, p);
     }
     return p;
   }
 
-  private async allocate(sp: Namespace, s: string): Promise<number> {
-    try {
-      const found = await this.readNid(sp, s);
-      if (found !== undefined) return found;
-      const pend = sp.pendStr.get(s);
-      if (pend !== undefined) return pend.nid;
-      if (sp.next >= sp.limit) {
-        throw new RoomServerError('M_LIMIT_EXCEEDED', `no ${nsName(sp.ns)} NIDs left`, 'storage_nids_exhausted');
-      }
-      const nid = sp.next++;
-      const item: PendingMapping = {
-        nid,
-        str: s,
-        ops: [
-          [str2NidKey(sp.ns, s), u64Value(nid)],
-          [nid2StrKey(sp.ns, nid), Buffer.from(s, 'utf8')],
-        ],
-        deps: [],
-        state: PENDING,
-        onDurable: () => {
-          item.state = DURABLE;
-          sp.pendStr.delete(s);
-          sp.pendNid.delete(nid);
-          sp.byStr.set(s, nid);
-          sp.byNid.set(nid, s);
-        },
-      };
-      sp.pendStr.set(s, item);
-      sp.pendNid.set(nid, item);
-      return nid;
-    } finally {
-      sp.allocating.delete(s);
-    }
-  }
-
-  private async readNid(sp: Namespace, s: string): Promise<number | undefined> {
-    const v = await this.getter.get(str2NidKey(sp.ns, s));
-    if (v === undefined) return undefined;
+  private found(sp: Namespace, s: string, v: Buffer): number {
     const nid = readU64(v, 0);
     sp.byStr.set(s, nid);
     sp.byNid.set(nid, s);
     return nid;
+  }
+
+  private allocate(sp: Namespace, s: string): number {
+    const pend = sp.pendStr.get(s);
+    if (pend !== undefined) return pend.nid;
+    if (sp.next >= sp.limit) {
+      throw new RoomServerError('M_LIMIT_EXCEEDED', `no ${nsName(sp.ns)} NIDs left`, 'storage_nids_exhausted');
+    }
+    const nid = sp.next++;
+    const item = new PendingMapping(sp, nid, s);
+    sp.pendStr.set(s, item);
+    sp.pendNid.set(nid, item);
+    return nid;
+  }
+
+  private async readNid(sp: Namespace, s: string): Promise<number | undefined> {
+    const v = await this.getter.get(str2NidKey(sp.ns, s));
+    return v === undefined ? undefined : this.found(sp, s, v);
   }
 
   async lookupMany(ns: Ns, strs: readonly string[]): Promise<Array<number | undefined>> {

@@ -2,19 +2,24 @@
  * A record created in memory (a new NID mapping, a new state block, a new
  * snapshot) that is not on disk yet. It is written in the same LevelDB batch
  * as the first commit unit that depends on it (or an earlier one), never
- * alone: so a crash cannot leave a mapping or block that no committed record
- * needed, nor a committed record whose mapping or block is missing.
+ * alone: so a crash cannot leave a committed record whose mapping or block
+ * is missing, nor a block naming events that were never committed.
  */
 export const PENDING = 0;
 export const WRITING = 1;
 export const DURABLE = 2;
+export type PendingState = typeof PENDING | typeof WRITING | typeof DURABLE;
 
-export interface PendingItem {
-  /** Puts that make the item durable. */
-  readonly ops: ReadonlyArray<readonly [Buffer, Buffer]>;
+export type PutFn = (key: Buffer, value: Buffer) => void;
+
+export abstract class PendingItem {
+  state: PendingState = PENDING;
   /** Items that must be written no later than this one (a snapshot's new blocks, a block's new NIDs). */
-  readonly deps: readonly PendingItem[];
-  state: typeof PENDING | typeof WRITING | typeof DURABLE;
+  abstract readonly deps: readonly PendingItem[];
+  /** Number of puts `write` makes. */
+  abstract readonly opCount: number;
+  /** Emits the puts that make the item durable. */
+  abstract write(put: PutFn): void;
   /** Called once the batch holding the item is written: move it from the pending maps to the caches. */
-  readonly onDurable: () => void;
+  abstract onDurable(): void;
 }

@@ -8,7 +8,7 @@
 import { Packr } from 'msgpackr';
 import { RoomServerError } from '../src/errors.js';
 import type { JsonObject, JsonValue } from '../src/matrix/json.js';
-import { ByteReader, ByteWriter } from './varint.js';
+import { ByteReader, varintLength, writeVarint } from './varint.js';
 
 export const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -223,19 +223,25 @@ const V_BYTES = 1;
 
 /** [kind][varint roomNid][payload] (roomNid 0 for journal entries). */
 export function encodeTagged(roomNid: number, v: StoredValue): Buffer {
-  const w = new ByteWriter(16);
+  let kind: number;
+  let payload: Uint8Array | string;
   if (v instanceof Uint8Array) {
-    w.varint(V_BYTES);
-    w.varint(roomNid);
-    w.bytes(v);
+    kind = V_BYTES;
+    payload = v;
   } else {
-    w.varint(V_JSON);
-    w.varint(roomNid);
+    kind = V_JSON;
     const s = JSON.stringify(v);
     if (s === undefined) throw new RoomServerError('M_INVALID_PARAM', 'value is not JSON', 'storage_not_json');
-    w.bytes(Buffer.from(s, 'utf8'));
+    payload = s;
   }
-  return w.finish();
+  const head = 1 + varintLength(roomNid);
+  const len = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
+  const out = Buffer.allocUnsafe(head + len);
+  out[0] = kind;
+  writeVarint(out, 1, roomNid);
+  if (typeof payload === 'string') out.write(payload, head, 'utf8');
+  else out.set(payload, head);
+  return out;
 }
 
 export function decodeTagged(b: Uint8Array): { roomNid: number; value: StoredValue } {

@@ -20,10 +20,10 @@ import type { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
 import type { BatchGetter } from './batch-get.js';
 import { hashKey, nidKey, prefixRange, readU64, T_BLOCK, T_BLOCK_HASH, T_SNAPSHOT, T_SNAPSHOT_HASH, u64Value } from './keys.js';
-import { Lru } from './lru.js';
+import { Lru, WeightedLru } from './lru.js';
 import type { NidMaps } from './nid-maps.js';
 import { Ns, splitStateKeyNum, stateKeyNum, type StateKeyNum } from './nids.js';
-import { DURABLE, PENDING, type PendingItem } from './pending.js';
+import { DURABLE, PENDING, PendingItem, type PutFn } from './pending.js';
 import {
   applyBlock,
   blockFromChanges,
@@ -55,15 +55,54 @@ export const SNAPSHOT_TUNING = {
 
 const EMPTY_STATE: ReadonlyMap<StateKeyNum, number> = new Map();
 
-interface PendingBlob extends PendingItem {
-  readonly nid: number;
-  readonly hashKey: string;
+class PendingBlock extends PendingItem {
+  readonly opCount = 2;
+  constructor(
+    private readonly owner: Snapshots,
+    readonly nid: number,
+    readonly hash: Buffer,
+    readonly hk: string,
+    readonly bytes: Buffer,
+    readonly block: StateBlock,
+    readonly deps: readonly PendingItem[],
+  ) {
+    super();
+  }
+
+  write(put: PutFn): void {
+    put(nidKey(T_BLOCK, this.nid), this.bytes);
+    put(hashKey(T_BLOCK_HASH, this.hash), u64Value(this.nid));
+  }
+
+  onDurable(): void {
+    this.state = DURABLE;
+    this.owner.blockDurable(this);
+  }
 }
-interface PendingBlock extends PendingBlob {
-  readonly block: StateBlock;
-}
-interface PendingSnapshot extends PendingBlob {
-  readonly record: SnapshotRecord;
+
+class PendingSnapshot extends PendingItem {
+  readonly opCount = 2;
+  constructor(
+    private readonly owner: Snapshots,
+    readonly nid: number,
+    readonly hash: Buffer,
+    readonly hk: string,
+    readonly bytes: Buffer,
+    readonly record: SnapshotRecord,
+    readonly deps: readonly PendingItem[],
+  ) {
+    super();
+  }
+
+  write(put: PutFn): void {
+    put(nidKey(T_SNAPSHOT, this.nid), this.bytes);
+    put(hashKey(T_SNAPSHOT_HASH, this.hash), u64Value(this.nid));
+  }
+
+  onDurable(): void {
+    this.state = DURABLE;
+    this.owner.snapshotDurable(this);
+  }
 }
 
 interface Loaded {
@@ -113,9 +152,9 @@ export interface SnapshotCaches {
 export class Snapshots {
   private nextBlock = 1;
   private nextSnapshot = 1;
-  private readonly blockCache: Lru<number, StateBlock>;
+  private readonly blockCache: WeightedLru<number, StateBlock>;
   private readonly recordCache = new Lru<number, SnapshotRecord>(65536);
-  private readonly stateCache: Lru<number, ReadonlyMap<StateKeyNum, number>>;
+  private readonly stateCache: WeightedLru<number, ReadonlyMap<StateKeyNum, number>>;
   private readonly blockByHash = new Lru<string, number>(262144);
   private readonly snapshotByHash = new Lru<string, number>(262144);
   private readonly pendBlockByHash = new Map<string, PendingBlock>();
@@ -130,8 +169,8 @@ export class Snapshots {
     private readonly maps: NidMaps,
     caches: SnapshotCaches,
   ) {
-    this.blockCache = new Lru(caches.blockCacheEntries);
-    this.stateCache = new Lru(caches.stateCacheEntries);
+    this.blockCache = new WeightedLru(caches.blockCacheEntries);
+    this.stateCache = new WeightedLru(caches.stateCacheEntries);
   }
 
   async init(): Promise<void> {
@@ -408,24 +447,7 @@ export class Snapshots {
         return found;
       }
       const nid = this.nextBlock++;
-      const item: PendingBlock = {
-        nid,
-        hashKey: hk,
-        block,
-        ops: [
-          [nidKey(T_BLOCK, nid), bytes],
-          [hashKey(T_BLOCK_HASH, hash), u64Value(nid)],
-        ],
-        deps: this.blockDeps(block),
-        state: PENDING,
-        onDurable: () => {
-          item.state = DURABLE;
-          this.pendBlockByHash.delete(hk);
-          this.pendBlockByNid.delete(nid);
-          this.blockByHash.set(hk, nid);
-          this.blockCache.set(nid, block, block.keys.length + 1);
-        },
-      };
+      const item = new PendingBlock(this, nid, hash, hk, bytes, block, this.blockDeps(block));
       this.pendBlockByHash.set(hk, item);
       this.pendBlockByNid.set(nid, item);
       return nid;
@@ -452,24 +474,7 @@ export class Snapshots {
         const p = this.pendBlockByNid.get(b);
         if (p !== undefined) deps.push(p);
       }
-      const item: PendingSnapshot = {
-        nid,
-        hashKey: hk,
-        record,
-        ops: [
-          [nidKey(T_SNAPSHOT, nid), bytes],
-          [hashKey(T_SNAPSHOT_HASH, hash), u64Value(nid)],
-        ],
-        deps,
-        state: PENDING,
-        onDurable: () => {
-          item.state = DURABLE;
-          this.pendSnapByHash.delete(hk);
-          this.pendSnapByNid.delete(nid);
-          this.snapshotByHash.set(hk, nid);
-          this.recordCache.set(nid, record);
-        },
-      };
+      const item = new PendingSnapshot(this, nid, hash, hk, bytes, record, deps);
       this.pendSnapByHash.set(hk, item);
       this.pendSnapByNid.set(nid, item);
       return nid;
@@ -510,6 +515,22 @@ export class Snapshots {
 
   pendingCount(): number {
     return this.pendBlockByNid.size + this.pendSnapByNid.size;
+  }
+
+  /** A pending block reached disk (internal: called by the item). */
+  blockDurable(item: PendingBlock): void {
+    this.pendBlockByHash.delete(item.hk);
+    this.pendBlockByNid.delete(item.nid);
+    this.blockByHash.set(item.hk, item.nid);
+    this.blockCache.set(item.nid, item.block, item.block.keys.length + 1);
+  }
+
+  /** A pending snapshot reached disk (internal: called by the item). */
+  snapshotDurable(item: PendingSnapshot): void {
+    this.pendSnapByHash.delete(item.hk);
+    this.pendSnapByNid.delete(item.nid);
+    this.snapshotByHash.set(item.hk, item.nid);
+    this.recordCache.set(item.nid, item.record);
   }
 }
 

@@ -77,6 +77,7 @@ export function decodeBlock(bytes: Uint8Array): StateBlock {
     let ev = 0;
     if (code !== 0) {
       ev = prevEv + unzigzag(code - 1);
+      if (ev <= 0 || !Number.isSafeInteger(ev)) throw corruptBlock();
       prevEv = ev;
     }
     keys[i] = stateKeyNum(t, sk);

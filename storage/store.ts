@@ -185,6 +185,8 @@ const TABLE_NAMES: Record<number, string> = {
 };
 
 const SCHEMA_KEY = Buffer.from([T_META, ...Buffer.from('schema')]);
+/** The next journal sequence, written in the same batch as every append (so sequences are never reused). */
+const JOURNAL_NEXT_KEY = Buffer.from([T_META, ...Buffer.from('journal_next')]);
 
 function checkPositive(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n <= 0) {
@@ -195,6 +197,8 @@ function checkPositive(n: number, what: string): void {
 export class Store {
   private closed = false;
   private journalNext = 1;
+  private journalQueue: Array<{ seqs: number[]; encoded: Buffer[]; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private journalWriting = false;
 
   private constructor(
     /** The database (storage/ internal: tests and the integrity check read it). */
@@ -244,8 +248,10 @@ export class Store {
         fsync: opts.fsync ?? false,
         groupCommit: opts.groupCommit ?? true,
       });
+      const mark = await db.get(JOURNAL_NEXT_KEY);
+      if (mark !== undefined) store.journalNext = readU64(mark, 0);
       for await (const k of db.keys({ ...prefixRange(Buffer.from([T_JOURNAL])), reverse: true, limit: 1 })) {
-        store.journalNext = readU64(k, 1) + 1;
+        store.journalNext = Math.max(store.journalNext, readU64(k, 1) + 1);
       }
       return store;
     } catch (err) {
@@ -264,6 +270,7 @@ export class Store {
     if (this.closed) return;
     this.closed = true;
     await this.committer.idle();
+    while (this.journalWriting) await new Promise((r) => setTimeout(r, 1));
     await this.db.close();
   }
 
@@ -449,19 +456,46 @@ export class Store {
   // ------------------------------------------------------------------ journal
 
   /**
-   * Appends inputs to the journal in one write of its own (synced when
-   * fsync is on); resolves with their sequence numbers once durable.
+   * Appends inputs to the journal in a write of its own (synced when fsync
+   * is on); resolves with their sequence numbers once durable. Appends that
+   * arrive while a journal write is in flight are merged into the next one,
+   * so journal writes land in sequence order and a sequence is never reused.
    */
-  async appendJournal(values: readonly StoredValue[]): Promise<number[]> {
+  appendJournal(values: readonly StoredValue[]): Promise<number[]> {
     this.live();
-    if (values.length === 0) return [];
+    if (values.length === 0) return Promise.resolve([]);
     const encoded = values.map((v) => encodeTagged(0, v));
     const seqs = encoded.map(() => this.journalNext++);
-    await this.db.batch(
-      encoded.map((value, i) => ({ type: 'put' as const, key: nidKey(T_JOURNAL, seqs[i]!), value })),
-      { sync: this.options.fsync },
-    );
-    return seqs;
+    return new Promise<void>((resolve, reject) => {
+      this.journalQueue.push({ seqs, encoded, resolve, reject });
+      if (!this.journalWriting) void this.writeJournal();
+    }).then(() => seqs);
+  }
+
+  private async writeJournal(): Promise<void> {
+    this.journalWriting = true;
+    try {
+      while (this.journalQueue.length > 0) {
+        const group = this.journalQueue;
+        this.journalQueue = [];
+        const ops: Array<{ type: 'put'; key: Buffer; value: Buffer }> = [];
+        let last = 0;
+        for (const j of group) {
+          for (let i = 0; i < j.seqs.length; i++) ops.push({ type: 'put', key: nidKey(T_JOURNAL, j.seqs[i]!), value: j.encoded[i]! });
+          last = Math.max(last, j.seqs[j.seqs.length - 1]!);
+        }
+        ops.push({ type: 'put', key: JOURNAL_NEXT_KEY, value: u64Value(last + 1) });
+        try {
+          await this.db.batch(ops, { sync: this.options.fsync });
+          for (const j of group) j.resolve();
+        } catch (err) {
+          const e = new RoomServerError('M_UNKNOWN', `journal write failed: ${String((err as Error)?.message ?? err)}`, 'storage_write_failed');
+          for (const j of group) j.reject(e);
+        }
+      }
+    } finally {
+      this.journalWriting = false;
+    }
   }
 
   /** Every journal entry still there, in sequence order. */
@@ -554,7 +588,7 @@ export class Store {
   commit(unit: CommitUnit): Promise<CommitResult> {
     this.live();
     // A snapshot a unit names in its records (room head, state before an event) must reach disk with it.
-    for (const n of unit.snapshotRefs) this.snaps.refSnapshot(unit, n);
+    if (unit.snapshotRefs !== undefined) for (const n of unit.snapshotRefs) this.snaps.refSnapshot(unit, n);
     return this.committer.submit(unit);
   }
 

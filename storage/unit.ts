@@ -56,13 +56,13 @@ export class CommitUnit {
   /** Alternating key, value (value null = delete). Internal to storage/. */
   readonly ops: Array<Buffer | null> = [];
   /** Pending records this unit needs on disk. Internal to storage/. */
-  readonly deps = new Set<PendingItem>();
+  deps: Set<PendingItem> | undefined;
   /** Outputs to append, in order; positions are assigned by the committer. Internal to storage/. */
   readonly outputs: Array<{ roomNid: number; bytes: Buffer }> = [];
   /** Room records to write (the committer fills in lastOutputPos). Internal to storage/. */
-  readonly rooms = new Map<number, RoomRecord>();
+  rooms: Map<number, RoomRecord> | undefined;
   /** Snapshot NIDs named by the unit's records (resolved to pending snapshots at commit). Internal. */
-  readonly snapshotRefs: number[] = [];
+  snapshotRefs: number[] | undefined;
   private submitted = false;
 
   constructor(private readonly maps: NidMaps) {}
@@ -79,6 +79,13 @@ export class CommitUnit {
     this.submitted = true;
   }
 
+  /** Drops the encoded records once the committer has copied them into a batch (internal). */
+  release(): void {
+    this.ops.length = 0;
+    this.outputs.length = 0;
+    this.deps = undefined;
+  }
+
   get isSealed(): boolean {
     return this.submitted;
   }
@@ -93,7 +100,7 @@ export class CommitUnit {
 
   /** Records a dependency on a pending item (internal). */
   addDep(item: PendingItem | undefined): void {
-    if (item !== undefined && item.state === PENDING) this.deps.add(item);
+    if (item !== undefined && item.state === PENDING) (this.deps ??= new Set()).add(item);
   }
 
   /** Notes that the unit uses a NID of a namespace (its mapping is written with the unit if pending). */
@@ -112,11 +119,17 @@ export class CommitUnit {
   }
 
   /** The NID of a string (allocated if unknown); its mapping is written with this unit if new. */
-  async nid(ns: Ns, s: string): Promise<number> {
+  nid(ns: Ns, s: string): Promise<number> {
     this.open();
-    const nid = await this.maps.nid(ns, s);
-    this.ref(ns, nid);
-    return nid;
+    const r = this.maps.nid(ns, s);
+    if (typeof r === 'number') {
+      this.ref(ns, r);
+      return Promise.resolve(r);
+    }
+    return r.then((nid) => {
+      this.ref(ns, nid);
+      return nid;
+    });
   }
 
   async nids(ns: Ns, strs: readonly string[]): Promise<number[]> {
@@ -151,7 +164,7 @@ export class CommitUnit {
     this.ref(Ns.STATE_KEY, meta.stateKeyNid);
     for (const n of meta.prevEventNids) this.ref(Ns.EVENT, n);
     for (const n of meta.authEventNids) this.ref(Ns.EVENT, n);
-    if (meta.stateBeforeNid !== 0) this.snapshotRefs.push(meta.stateBeforeNid);
+    if (meta.stateBeforeNid !== 0) (this.snapshotRefs ??= []).push(meta.stateBeforeNid);
     this.put(nidKey(T_EVENT_META, eventNid), encodeEventMeta(meta));
     if (json !== undefined) this.put(nidKey(T_EVENT_JSON, eventNid), encodeEventJson(json));
   }
@@ -170,8 +183,8 @@ export class CommitUnit {
     this.ref(Ns.ROOM, roomNid);
     this.ref(Ns.EVENT, room.createEventNid);
     for (const n of room.extremities) this.ref(Ns.EVENT, n);
-    if (room.stateSnapshotNid !== 0) this.snapshotRefs.push(room.stateSnapshotNid);
-    this.rooms.set(roomNid, { ...room, extremities: [...room.extremities] });
+    if (room.stateSnapshotNid !== 0) (this.snapshotRefs ??= []).push(room.stateSnapshotNid);
+    (this.rooms ??= new Map()).set(roomNid, { ...room, extremities: [...room.extremities] });
   }
 
   /**
@@ -232,6 +245,6 @@ export class CommitUnit {
 
   /** True when the unit holds nothing to write. */
   get isEmpty(): boolean {
-    return this.ops.length === 0 && this.outputs.length === 0 && this.rooms.size === 0 && this.deps.size === 0;
+    return this.ops.length === 0 && this.outputs.length === 0 && (this.rooms?.size ?? 0) === 0 && (this.deps?.size ?? 0) === 0;
   }
 }

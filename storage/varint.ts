@@ -83,6 +83,16 @@ export class ByteReader {
   }
 }
 
+/** Writes a varint at off; returns the offset after it. */
+export function writeVarint(buf: Uint8Array, off: number, n: number): number {
+  while (n >= 0x80) {
+    buf[off++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[off++] = n;
+  return off;
+}
+
 /** Bytes a varint of n takes. */
 export function varintLength(n: number): number {
   let len = 1;

@@ -1,0 +1,273 @@
+/**
+ * Storage benchmark. Prints two tables:
+ *
+ * 1. Commit units per second when many rooms commit at once, with group
+ *    commit vs one write per unit, with and without fsync. Each room loops:
+ *    build a unit for a new event (new event NID, metadata, JSON, output,
+ *    room record, journal removal; one event in ten is a join that derives a
+ *    snapshot and writes a membership), commit, repeat.
+ * 2. Storage efficiency of one room that grows to 10,000 members over
+ *    100,000 events (joins and messages): bytes on disk per event after
+ *    compaction, and snapshot + block bytes per event against storing the
+ *    full state for every event.
+ *
+ *   node --import tsx bench/storage.ts [--rooms 1000] [--seconds 3] [--events 100000] [--members 10000]
+ */
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ns, Store, stateKeyNum, TYPE_MEMBER, type CommitUnit, type EventMeta } from '../storage/index.js';
+import { encodeBlock, blockFromMap } from '../storage/state-block.js';
+import type { JsonObject } from '../src/matrix/json.js';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const ROOMS = arg('rooms', 1000);
+const SECONDS = arg('seconds', 3);
+const EVENTS = arg('events', 100_000);
+const MEMBERS = arg('members', 10_000);
+const REPEATS = arg('repeats', 3);
+
+function dirSize(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir)) n += statSync(join(dir, f)).size;
+  return n;
+}
+
+// Random bytes are drawn once; fake IDs, hashes and signatures are slices of them at a moving offset.
+const RANDOM = randomBytes(1 << 20);
+let randomOff = 0;
+function b64(len: number): string {
+  if (randomOff + len > RANDOM.length) randomOff = (randomOff * 7 + 13) % 1024;
+  const s = RANDOM.toString('base64', randomOff, randomOff + len);
+  randomOff += len + 1;
+  return s.replace(/=+$/, '');
+}
+const AUTH_IDS = ['$' + b64(32), '$' + b64(32), '$' + b64(32)];
+
+/** A PDU-shaped object of realistic size (hashes and signatures are random: they do not compress). */
+function fakeEvent(roomId: string, n: number, sender: string, type: string, stateKey: string | undefined, content: JsonObject): JsonObject {
+  const ev: JsonObject = {
+    auth_events: AUTH_IDS,
+    content,
+    depth: n,
+    hashes: { sha256: b64(32) },
+    origin_server_ts: 1_700_000_000_000 + n,
+    prev_events: ['$' + b64(32)],
+    room_id: roomId,
+    sender,
+    signatures: { 'example.org': { 'ed25519:a_abcd': b64(64) } },
+    type,
+  };
+  if (stateKey !== undefined) ev['state_key'] = stateKey;
+  return ev;
+}
+
+interface RoomSim {
+  roomId: string;
+  roomNid: number;
+  n: number;
+  snapshot: number;
+  lastEvent: number;
+  members: number;
+}
+
+async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitUnit> {
+  const u = store.unit();
+  r.n++;
+  const eventId = '$' + b64(32);
+  const isJoin = r.n % 10 === 0;
+  const sender = isJoin ? `@user${r.members}:example.org` : `@user${r.n % (r.members + 1)}:example.org`;
+  const eventNid = await u.nid(Ns.EVENT, eventId);
+  let typeNid = TYPE_MEMBER;
+  let skNid = 0;
+  let after = r.snapshot;
+  if (isJoin) {
+    skNid = await u.nid(Ns.STATE_KEY, sender);
+    after = await store.deriveSnapshot(u, r.roomNid, r.snapshot, [[TYPE_MEMBER, skNid, eventNid]]);
+    u.putMembership(r.roomNid, sender, 'join', eventNid);
+    r.members++;
+  } else {
+    typeNid = await u.nid(Ns.TYPE, 'm.room.message');
+  }
+  const json = isJoin
+    ? fakeEvent(r.roomId, r.n, sender, 'm.room.member', sender, { membership: 'join', displayname: sender.slice(1, 9) })
+    : fakeEvent(r.roomId, r.n, sender, 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${r.n} from ${sender}` });
+  const meta: EventMeta = {
+    roomNid: r.roomNid, typeNid, stateKeyNid: skNid, sender, depth: r.n, originServerTs: 1_700_000_000_000 + r.n,
+    prevEventNids: r.lastEvent ? [r.lastEvent] : [], authEventNids: [], outlier: false, rejected: false,
+    softFailed: false, redacted: false, stateBeforeNid: r.snapshot,
+  };
+  u.putEvent(eventNid, meta, json);
+  u.putRoom(r.roomNid, { roomVersion: '12', createEventNid: r.lastEvent || eventNid, extremities: [eventNid], stateSnapshotNid: after, maxDepth: r.n, lastOutputPos: 0 });
+  u.appendOutput(r.roomNid, { type: 'new_room_event', event_nid: eventNid });
+  u.removeJournal(seq);
+  r.snapshot = after;
+  r.lastEvent = eventNid;
+  return u;
+}
+
+async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; cpuUs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
+  const store = await Store.open(dir, { fsync, groupCommit: group });
+  const rooms: RoomSim[] = [];
+  const setup = store.unit();
+  for (let i = 0; i < ROOMS; i++) {
+    const roomId = `!room${i}:example.org`;
+    rooms.push({ roomId, roomNid: await setup.nid(Ns.ROOM, roomId), n: 0, snapshot: 0, lastEvent: 0, members: 0 });
+  }
+  for (const r of rooms) setup.putRoom(r.roomNid, { roomVersion: '12', createEventNid: 0, extremities: [], stateSnapshotNid: 0, maxDepth: 0, lastOutputPos: 0 });
+  await store.commit(setup);
+  // Journal entries the units remove (appended before timing: the journal write is the input path's cost).
+  const perRoomGuess = Number(process.env.JOURNAL_PER_ROOM ?? (group ? 100 : 5));
+  const seqs = await store.appendJournal(Array.from({ length: ROOMS * perRoomGuess * SECONDS }, (_, i) => ({ input: i })));
+  let next = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const writes0 = store.commitStats.writes;
+  let units = 0;
+  // Each room builds a unit, submits it, and waits for it before the next
+  // one (depth 1) or keeps up to `depth` commits in flight (a room actor
+  // holds its state in memory, so it can process the next event while the
+  // previous one is being written; it answers callers as commits resolve).
+  await Promise.all(
+    rooms.map(async (r) => {
+      const inflight: Array<Promise<unknown>> = [];
+      while (performance.now() < deadline) {
+        const u = await buildUnit(store, r, seqs[next++ % seqs.length]!);
+        inflight.push(store.commit(u).then(() => units++));
+        if (inflight.length >= depth) await inflight.shift();
+      }
+      await Promise.all(inflight);
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const writes = store.commitStats.writes - writes0;
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { units, seconds, writes, cpuUs: (cpu.user + cpu.system) / Math.max(1, units) };
+}
+
+async function efficiency(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-storage-eff-'));
+  const store = await Store.open(dir);
+  const roomId = '!big:example.org';
+  const r: RoomSim = { roomId, roomNid: await store.nid(Ns.ROOM, roomId), n: 0, snapshot: 0, lastEvent: 0, members: 0 };
+  const state = new Map<number, number>();
+  let fullStateEntries = 0; // sum over events of the state size before the event
+  const joinEvery = EVENTS / MEMBERS;
+  let pending: Array<Promise<unknown>> = [];
+  for (let i = 1; i <= EVENTS; i++) {
+    fullStateEntries += state.size;
+    const u = store.unit();
+    r.n = i;
+    const eventNid = await u.nid(Ns.EVENT, `$big_${i}`);
+    const isJoin = Math.floor(i / joinEvery) !== Math.floor((i - 1) / joinEvery) && r.members < MEMBERS;
+    let after = r.snapshot;
+    let typeNid = TYPE_MEMBER;
+    let skNid = 0;
+    let sender: string;
+    if (isJoin) {
+      sender = `@user${r.members}:example.org`;
+      skNid = await u.nid(Ns.STATE_KEY, sender);
+      after = await store.deriveSnapshot(u, r.roomNid, r.snapshot, [[TYPE_MEMBER, skNid, eventNid]]);
+      state.set(stateKeyNum(TYPE_MEMBER, skNid), eventNid);
+      u.putMembership(r.roomNid, sender, 'join', eventNid);
+      r.members++;
+    } else {
+      sender = `@user${i % Math.max(1, r.members)}:example.org`;
+      typeNid = await u.nid(Ns.TYPE, 'm.room.message');
+    }
+    const json = isJoin
+      ? fakeEvent(roomId, i, sender, 'm.room.member', sender, { membership: 'join', displayname: sender.slice(1, 9) })
+      : fakeEvent(roomId, i, sender, 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${i} from ${sender}` });
+    u.putEvent(eventNid, {
+      roomNid: r.roomNid, typeNid, stateKeyNid: skNid, sender, depth: i, originServerTs: 1_700_000_000_000 + i,
+      prevEventNids: r.lastEvent ? [r.lastEvent] : [], authEventNids: [], outlier: false, rejected: false,
+      softFailed: false, redacted: false, stateBeforeNid: r.snapshot,
+    }, json);
+    u.putRoom(r.roomNid, { roomVersion: '12', createEventNid: 1, extremities: [eventNid], stateSnapshotNid: after, maxDepth: i, lastOutputPos: 0 });
+    u.appendOutput(r.roomNid, { type: 'new_room_event', event_nid: eventNid });
+    r.snapshot = after;
+    r.lastEvent = eventNid;
+    pending.push(store.commit(u));
+    if (pending.length >= 256) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  }
+  await Promise.all(pending);
+  await store.compact();
+  const stats = await store.tableStats();
+  const pick = (names: string[]) => stats.filter((s) => names.includes(s.table)).reduce((n, s) => n + s.keyBytes + s.valueBytes, 0);
+  const snapBytes = pick(['state blocks', 'block hashes', 'snapshots', 'snapshot hashes']);
+  const blockCount = stats.find((s) => s.table === 'state blocks')?.count ?? 0;
+  const snapCount = stats.find((s) => s.table === 'snapshots')?.count ?? 0;
+  const finalEncoded = encodeBlock(blockFromMap(state)).length;
+  const bytesPerEntry = finalEncoded / Math.max(1, state.size);
+  const check = await store.loadSnapshot(r.snapshot);
+  if (check.size !== state.size) throw new Error(`final snapshot has ${check.size} entries, expected ${state.size}`);
+  for (const [k, v] of state) if (check.get(k) !== v) throw new Error('final snapshot differs from the expected state');
+  await store.close();
+  const disk = dirSize(dir);
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    events: EVENTS,
+    members: r.members,
+    diskBytesPerEvent: disk / EVENTS,
+    snapshotBlockBytesPerEvent: snapBytes / EVENTS,
+    fullStateBytesPerEvent: (fullStateEntries * bytesPerEntry) / EVENTS,
+    blocks: blockCount,
+    snapshots: snapCount,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const ONLY = process.argv.includes('--only-group');
+const rows: string[][] = [];
+const CONFIGS: ReadonlyArray<readonly [group: boolean, fsync: boolean, depth: number]> = ONLY
+  ? [[true, false, 4]]
+  : [[true, false, 1], [true, false, 4], [false, false, 1], [true, true, 1], [true, true, 4], [false, true, 1]];
+for (const [group, fsync, depth] of CONFIGS) {
+  const rates: number[] = [];
+  const perWrite: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const r = await throughput(fsync, group, depth);
+    rates.push(r.units / r.seconds);
+    perWrite.push(r.units / Math.max(1, r.writes));
+    cpu.push(r.cpuUs);
+  }
+  rows.push([group ? 'group commit' : 'one write per unit', fsync ? 'yes' : 'no', String(ROOMS), String(depth), Math.round(median(rates)).toLocaleString('en-US'), median(perWrite).toFixed(1), median(cpu).toFixed(1), rates.map((x) => Math.round(x)).join(' / ')]);
+}
+const header = ['mode', 'fsync', 'rooms', 'in flight/room', 'units/s (median)', 'units/write', 'CPU us/unit', 'runs'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+console.log(`commit throughput (${ROOMS} rooms committing concurrently, ${SECONDS}s per run, ${REPEATS} runs)`);
+console.log(line(header));
+for (const r of rows) console.log(line(r));
+
+console.log((await import('./.threads.js')).threadCpu());
+const eff = await efficiency();
+console.log('');
+console.log(`storage efficiency (one room, ${eff['events']!.toLocaleString('en-US')} events, ${eff['members']!.toLocaleString('en-US')} members)`);
+const effRows: Array<[string, string]> = [
+  ['bytes on disk per event (after compaction)', eff['diskBytesPerEvent']!.toFixed(1)],
+  ['snapshot + block bytes per event', eff['snapshotBlockBytesPerEvent']!.toFixed(1)],
+  ['full state per event (same block encoding)', eff['fullStateBytesPerEvent']!.toFixed(1)],
+  ['ratio full state / snapshots', (eff['fullStateBytesPerEvent']! / eff['snapshotBlockBytesPerEvent']!).toFixed(0) + 'x'],
+  ['state blocks stored', String(eff['blocks'])],
+  ['snapshots stored', String(eff['snapshots'])],
+];
+const w0 = Math.max(...effRows.map((r) => r[0].length));
+for (const [k, v] of effRows) console.log(`${k.padEnd(w0)}  ${v}`);
