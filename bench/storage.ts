@@ -257,7 +257,6 @@ console.log(`commit throughput (${ROOMS} rooms committing concurrently, ${SECOND
 console.log(line(header));
 for (const r of rows) console.log(line(r));
 
-console.log((await import('./.threads.js')).threadCpu());
 const eff = await efficiency();
 console.log('');
 console.log(`storage efficiency (one room, ${eff['events']!.toLocaleString('en-US')} events, ${eff['members']!.toLocaleString('en-US')} members)`);
