@@ -18,6 +18,8 @@ export interface StateResLookup {
 
 /** Answers at least this large are kept as layers (see EventCache). */
 const LAYER_MIN = 256;
+/** How many root events `authChainIds` asks for per lookup call. */
+const ROOT_CHUNK = 1024;
 
 export function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
@@ -145,24 +147,43 @@ export class EventCache {
       const chain = this.lookup.authChain(roots);
       return isPromise(chain) ? await chain : chain;
     }
-    // One walk, level by level, loading each level in one batch.
     const out = new Set<string>();
-    let frontier: readonly string[] = roots;
+    const next: string[] = [];
+    const expand = (ev: MatrixEvent): void => {
+      for (const a of ev.authEvents) {
+        if (out.has(a)) continue;
+        out.add(a);
+        next.push(a);
+      }
+    };
+    // The roots (a whole room's state, possibly) are only read for their
+    // auth events: ask for them in chunks and keep none of them (a lookup
+    // answer the size of the room is a big hash table to build, twice over
+    // if cached). Events already cached are not asked for again.
+    const ask: string[] = [];
+    for (const id of roots) {
+      const ev = this.get(id);
+      if (ev !== undefined) expand(ev);
+      else if (!this.missing.has(id)) ask.push(id);
+    }
+    const answers: MaybePromise<Map<string, MatrixEvent>>[] = [];
+    for (let i = 0; i < ask.length; i += ROOT_CHUNK) answers.push(this.lookup.events(ask.slice(i, i + ROOT_CHUNK)));
+    for (const a of answers) {
+      const m = isPromise(a) ? await a : a;
+      for (const [id, ev] of m) if (ev.eventId === id) expand(ev);
+    }
+    // Below the roots, level by level, each level loaded (and kept) in one batch.
+    let frontier = next.splice(0);
     while (frontier.length > 0) {
       const p = this.load(frontier);
       if (p) await p;
-      const next: string[] = [];
       for (const id of frontier) {
         const ev = this.get(id);
-        if (ev === undefined) continue;
-        for (const a of ev.authEvents) {
-          if (out.has(a)) continue;
-          out.add(a);
-          next.push(a);
-        }
+        if (ev !== undefined) expand(ev);
       }
-      frontier = next;
+      frontier = next.splice(0);
     }
     return out;
   }
+
 }

@@ -24,7 +24,7 @@ import type { RoomVersion } from '../matrix/room-versions.js';
 import { stateKey, type StateKeyString, type StateMap } from '../matrix/state-key.js';
 import type { AuthStateLookup } from '../auth/types.js';
 import { splitV1 } from './conflicts.js';
-import { preloadForChecks, type AuthRules } from './iterative-auth.js';
+import { planChecks, preloadForChecks, type AuthRules } from './iterative-auth.js';
 import type { EventCache } from './lookup.js';
 import { JOIN_RULES, MEMBER, POWER_LEVELS } from './power.js';
 
@@ -41,7 +41,7 @@ export async function resolveV1(rv: RoomVersion, sets: readonly StateMap[], cach
   let p = cache.load(ids);
   if (p) await p;
   const r: StateMap = new Map(unconflicted);
-  p = preloadForChecks(rv, ids, r, cache, rules);
+  p = preloadForChecks(planChecks(rv, ids, cache, rules), r, cache);
   if (p) await p;
 
   const sha1 = new Map<string, string>();

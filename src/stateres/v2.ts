@@ -19,7 +19,7 @@ import type { RoomVersion } from '../matrix/room-versions.js';
 import { stateKey, type StateMap } from '../matrix/state-key.js';
 import { AuthIndex } from './auth-index.js';
 import { OverlayState, splitV2 } from './conflicts.js';
-import { iterativeAuthChecks, preloadForChecks, type AuthRules } from './iterative-auth.js';
+import { iterativeAuthChecks, planChecks, preloadForChecks, type AuthRules } from './iterative-auth.js';
 import type { EventCache } from './lookup.js';
 import { mainlineOrder, reverseTopologicalPowerOrder } from './ordering.js';
 import { createEventIdOfRoom, isPowerEvent, POWER_LEVELS, SenderPower } from './power.js';
@@ -145,9 +145,10 @@ export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cach
   // 2. Iterative auth checks from the unconflicted state map (v2) or from an
   // empty state map (v2.1).
   const partial = new OverlayState(v21 ? undefined : unconflicted);
-  let p = preloadForChecks(rv, powerOrder, partial, cache, rules);
+  const powerPlan = planChecks(rv, powerOrder, cache, rules);
+  let p = preloadForChecks(powerPlan, partial, cache);
   if (p) await p;
-  iterativeAuthChecks(rv, powerOrder, partial, cache, rules);
+  iterativeAuthChecks(rv, powerPlan, partial, cache, rules);
   if (trace) {
     trace.fullConflictedSet = new Set(full.map((i) => ix.ids[i]!));
     trace.powerOrder = powerOrder;
@@ -166,9 +167,10 @@ export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cach
   phase('mainline order');
 
   // 4. Iterative auth checks again, on the partially resolved state.
-  p = preloadForChecks(rv, restOrder, partial, cache, rules);
+  const restPlan = planChecks(rv, restOrder, cache, rules);
+  p = preloadForChecks(restPlan, partial, cache);
   if (p) await p;
-  iterativeAuthChecks(rv, restOrder, partial, cache, rules);
+  iterativeAuthChecks(rv, restPlan, partial, cache, rules);
   phase('mainline checks');
 
   // 5. The unconflicted state map wins over the result.
