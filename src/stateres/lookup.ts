@@ -168,10 +168,8 @@ export class EventCache {
     }
     const answers: MaybePromise<Map<string, MatrixEvent>>[] = [];
     for (let i = 0; i < ask.length; i += ROOT_CHUNK) answers.push(this.lookup.events(ask.slice(i, i + ROOT_CHUNK)));
-    for (const a of answers) {
-      const m = isPromise(a) ? await a : a;
-      for (const [id, ev] of m) if (ev.eventId === id) expand(ev);
-    }
+    const maps = answers.some(isPromise) ? await Promise.all(answers) : (answers as Map<string, MatrixEvent>[]);
+    for (const m of maps) for (const [id, ev] of m) if (ev.eventId === id) expand(ev);
     // Below the roots, level by level, each level loaded (and kept) in one batch.
     let frontier = next.splice(0);
     while (frontier.length > 0) {
@@ -185,5 +183,4 @@ export class EventCache {
     }
     return out;
   }
-
 }

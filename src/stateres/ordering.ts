@@ -24,10 +24,15 @@ export function comparePowerKeys(x: PowerSortKey, y: PowerSortKey): number {
   return compareCodePoints(x.id, y.id);
 }
 
+/** Vertex kinds of the ordering graph: not in it, an event to order, a pass-through vertex. */
+export const NOT_VERTEX = 0;
+export const ORDERED = 1;
+export const PASS_THROUGH = 2;
+
 /**
  * The reverse topological power ordering of the vertices of `kind` over the
- * auth graph `ix` (kind 1: an event to order; kind 2: a pass-through vertex;
- * 0: not in the graph); an event must come after the vertices among its
+ * auth graph `ix` (ORDERED: an event to order; PASS_THROUGH: a vertex that
+ * only carries constraints); an event must come after the vertices among its
  * auth events. Kahn's algorithm, taking at each step the smallest candidate
  * by `comparePowerKeys`; earliest first. A pass-through vertex is passed as
  * soon as everything below it is, and not listed. A cycle (impossible for
@@ -40,11 +45,11 @@ export function reverseTopologicalPowerOrder(ix: AuthIndex, kind: Uint8Array, ke
   const depCount = new Int32Array(n + 1);
   let vertices = 0;
   for (let i = 0; i < n; i++) {
-    if (kind[i] === 0) continue;
+    if (kind[i] === NOT_VERTEX) continue;
     vertices++;
     for (let k = ix.authStart(i), end = ix.authEnd(i); k < end; k++) {
       const j = ix.authAt(k);
-      if (kind[j] === 0) continue;
+      if (kind[j] === NOT_VERTEX) continue;
       waiting[i]!++;
       depCount[j + 1]!++;
     }
@@ -53,10 +58,10 @@ export function reverseTopologicalPowerOrder(ix: AuthIndex, kind: Uint8Array, ke
   const deps = new Int32Array(depCount[n]!);
   const fill = depCount.slice(0, n);
   for (let i = 0; i < n; i++) {
-    if (kind[i] === 0) continue;
+    if (kind[i] === NOT_VERTEX) continue;
     for (let k = ix.authStart(i), end = ix.authEnd(i); k < end; k++) {
       const j = ix.authAt(k);
-      if (kind[j] !== 0) deps[fill[j]!++] = i;
+      if (kind[j] !== NOT_VERTEX) deps[fill[j]!++] = i;
     }
   }
 
@@ -70,7 +75,7 @@ export function reverseTopologicalPowerOrder(ix: AuthIndex, kind: Uint8Array, ke
     ready.push(first);
     while (ready.length > 0) {
       const r = ready.pop()!;
-      if (kind[r] !== 2) {
+      if (kind[r] !== PASS_THROUGH) {
         const k = key(r) as Keyed;
         k.at = r;
         heap.push(k);
@@ -80,7 +85,7 @@ export function reverseTopologicalPowerOrder(ix: AuthIndex, kind: Uint8Array, ke
       for (let d = depCount[r]!, end = depCount[r + 1]!; d < end; d++) if (--waiting[deps[d]!]! === 0) ready.push(deps[d]!);
     }
   };
-  for (let i = 0; i < n; i++) if (kind[i] !== 0 && waiting[i] === 0) release(i);
+  for (let i = 0; i < n; i++) if (kind[i] !== NOT_VERTEX && waiting[i] === 0) release(i);
   for (let k = heap.pop(); k !== undefined; k = heap.pop()) {
     out.push(k.id);
     for (let d = depCount[k.at]!, end = depCount[k.at + 1]!; d < end; d++) if (--waiting[deps[d]!]! === 0) release(deps[d]!);

@@ -21,7 +21,7 @@ import { AuthIndex } from './auth-index.js';
 import { OverlayState, splitV2 } from './conflicts.js';
 import { iterativeAuthChecks, planChecks, preloadForChecks, type AuthRules } from './iterative-auth.js';
 import type { EventCache } from './lookup.js';
-import { mainlineOrder, reverseTopologicalPowerOrder } from './ordering.js';
+import { mainlineOrder, NOT_VERTEX, ORDERED, PASS_THROUGH, reverseTopologicalPowerOrder } from './ordering.js';
 import { createEventIdOfRoom, isPowerEvent, POWER_LEVELS, SenderPower } from './power.js';
 
 const PL_KEY = stateKey(POWER_LEVELS, '');
@@ -38,11 +38,6 @@ export interface V2Trace {
   /** Milliseconds spent in each phase. */
   phases?: Record<string, number>;
 }
-
-/** Vertex kinds of the ordering graph of step 1. */
-const NONE = 0;
-const IN_X = 1;
-const THROUGH = 2;
 
 export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cache: EventCache, rules: AuthRules, trace?: V2Trace): Promise<StateMap> {
   const v21 = rv.stateRes === 'v2.1';
@@ -159,7 +154,7 @@ export async function resolveV2(rv: RoomVersion, sets: readonly StateMap[], cach
   // 3. The other events of the full conflicted set, in mainline order of
   // the partially resolved power levels event.
   const rest: string[] = [];
-  for (const i of full) if (kind[i] !== IN_X) rest.push(ix.ids[i]!);
+  for (const i of full) if (kind[i] !== ORDERED) rest.push(ix.ids[i]!);
   const pl = partial.get(PL_KEY);
   if (pl !== undefined) await cache.loadAuthClosure([pl]);
   const restOrder = mainlineOrder(rest, pl, cache);
@@ -208,8 +203,8 @@ export function conflictedSubgraph(ix: AuthIndex, isConflicted: Uint8Array, inFu
 /**
  * Step 1's set X: each power event of the full conflicted set, and every
  * event of the full conflicted set in the auth chain of one. Returns the
- * vertex kind of each event of the index (IN_X, THROUGH or NONE); the
- * ordering edges are the auth events between vertices.
+ * vertex kind of each event of the index (ORDERED for X, PASS_THROUGH or
+ * NOT_VERTEX); the ordering edges are the auth events between vertices.
  *
  * Walking auth events inside the full conflicted set finds all of X but one
  * kind of event, which only v2 can meet (`deep`, undefined in v2.1): a
@@ -218,15 +213,15 @@ export function conflictedSubgraph(ix: AuthIndex, isConflicted: Uint8Array, inFu
  * view of the room) can sit below events outside the full conflicted set.
  * It is in the auth chain of a power event all the same, so it joins X, and
  * must come before every event of X whose auth chain holds it. The events
- * outside the full conflicted set on the way there become THROUGH vertices:
- * they carry the ordering constraint and are never listed. (Below an event
+ * outside the full conflicted set on the way there become PASS_THROUGH
+ * vertices: they carry the ordering constraint and are never listed. (Below an event
  * outside the full conflicted set, which is in every auth chain, only such
  * deep events of the full conflicted set can be met. In v2.1 the conflicted
  * state subgraph holds every such path already.)
  */
 function powerEventGraph(ix: AuthIndex, full: readonly number[], inFull: Uint8Array, deep: ((i: number) => boolean) | undefined): Uint8Array {
   const kind = new Uint8Array(ix.size);
-  // THROUGH candidates: events outside the full conflicted set with a deep event below.
+  // Events outside the full conflicted set with a deep event below them.
   const reaches = new Uint8Array(ix.size);
   const done = new Uint8Array(ix.size);
   const visit = (i: number): void => {
@@ -242,7 +237,7 @@ function powerEventGraph(ix: AuthIndex, full: readonly number[], inFull: Uint8Ar
   const stack: number[] = [];
   for (const i of full) {
     if (isPowerEvent(ix.events[i]!)) {
-      kind[i] = IN_X;
+      kind[i] = ORDERED;
       stack.push(i);
     }
   }
@@ -250,14 +245,14 @@ function powerEventGraph(ix: AuthIndex, full: readonly number[], inFull: Uint8Ar
     const i = stack.pop()!;
     for (let k = ix.authStart(i), end = ix.authEnd(i); k < end; k++) {
       const j = ix.authAt(k);
-      if (kind[j] !== NONE) continue;
+      if (kind[j] !== NOT_VERTEX) continue;
       if (inFull[j] === 1) {
-        kind[j] = IN_X;
+        kind[j] = ORDERED;
         stack.push(j);
       } else if (deep !== undefined) {
         if (done[j] === 0) ix.postOrder([j], visit, done);
         if (reaches[j] === 1) {
-          kind[j] = THROUGH;
+          kind[j] = PASS_THROUGH;
           stack.push(j);
         }
       }
