@@ -1,0 +1,154 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
+import {
+  Ns,
+  PREASSIGNED_TYPES,
+  STATE_KEY_EMPTY,
+  Store,
+  TYPE_CREATE,
+  TYPE_HISTORY_VISIBILITY,
+  TYPE_JOIN_RULES,
+  TYPE_MEMBER,
+  TYPE_POWER_LEVELS,
+  TYPE_REDACTION,
+  TYPE_THIRD_PARTY_INVITE,
+  firstDynamicNid,
+} from '../../storage/index.js';
+import { meta, rejectsWith, tempDir, withStore } from './helpers.js';
+
+test('well-known types and the empty state key have their preassigned NIDs, in memory and on disk', async () => {
+  const dir = tempDir('pre');
+  let store = await Store.open(dir);
+  const expected: Record<string, number> = {
+    'm.room.create': TYPE_CREATE,
+    'm.room.power_levels': TYPE_POWER_LEVELS,
+    'm.room.join_rules': TYPE_JOIN_RULES,
+    'm.room.third_party_invite': TYPE_THIRD_PARTY_INVITE,
+    'm.room.member': TYPE_MEMBER,
+    'm.room.redaction': TYPE_REDACTION,
+    'm.room.history_visibility': TYPE_HISTORY_VISIBILITY,
+  };
+  assert.is(Object.keys(expected).length, 7);
+  assert.is(new Set(Object.values(expected)).size, 7);
+  for (const [s, n] of Object.entries(expected)) {
+    assert.is(await store.lookupNid(Ns.TYPE, s), n);
+    assert.is(await store.nid(Ns.TYPE, s), n);
+    assert.is(await store.str(Ns.TYPE, n), s);
+  }
+  assert.is(await store.lookupNid(Ns.STATE_KEY, ''), STATE_KEY_EMPTY);
+  assert.is(await store.str(Ns.STATE_KEY, STATE_KEY_EMPTY), '');
+  assert.is(PREASSIGNED_TYPES.length, 7);
+  await store.close();
+  store = await Store.open(dir);
+  const report = await store.checkIntegrity();
+  assert.ok(report.ok, report.problems.join('\n'));
+  assert.is(report.counts.mappings, 8, 'the preassigned mappings are stored');
+  // A new type gets a dynamic NID above the reserved range.
+  const u = store.unit();
+  const t = await u.nid(Ns.TYPE, 'm.room.message');
+  assert.ok(t >= firstDynamicNid(Ns.TYPE));
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('concurrent nid() calls for one unknown string yield one NID', async () => {
+  await withStore('conc', async (store) => {
+    const results = await Promise.all(Array.from({ length: 50 }, () => store.nid(Ns.EVENT, '$same')));
+    assert.is(new Set(results).size, 1);
+    assert.ok(results[0]! > 0);
+    // Mixed with batched and unit calls, and with other strings, all in one turn.
+    const u = store.unit();
+    const [a, b, c, d] = await Promise.all([
+      store.nid(Ns.STATE_KEY, '@x:a'),
+      u.nid(Ns.STATE_KEY, '@x:a'),
+      store.nids(Ns.STATE_KEY, ['@y:a', '@x:a', '@y:a']),
+      u.nids(Ns.STATE_KEY, ['@z:a']),
+    ]);
+    assert.is(a, b);
+    assert.equal(c, [c[0], a, c[0]]);
+    assert.not.equal(c[0], a);
+    assert.not.ok([a, c[0]].includes(d[0]!));
+    // The same string in different namespaces gets independent NIDs.
+    assert.is(await store.lookupNid(Ns.ROOM, '$same'), undefined);
+  });
+});
+
+test('lookupNid never allocates; str() answers for pending and stored NIDs', async () => {
+  await withStore('lookup', async (store) => {
+    assert.is(await store.lookupNid(Ns.EVENT, '$missing'), undefined);
+    assert.equal(await store.lookupNids(Ns.EVENT, ['$missing', '$other']), [undefined, undefined]);
+    assert.is(store.peekNid(Ns.EVENT, '$missing'), undefined);
+    const n = await store.nid(Ns.EVENT, '$new');
+    assert.is(await store.lookupNid(Ns.EVENT, '$new'), n, 'a pending mapping is visible');
+    assert.is(store.peekNid(Ns.EVENT, '$new'), n);
+    assert.is(store.peekStr(Ns.EVENT, n), '$new');
+    assert.is(await store.str(Ns.EVENT, n), '$new');
+    assert.equal(await store.strs(Ns.EVENT, [n, n + 1000]), ['$new', undefined]);
+    assert.is(await store.lookupNid(Ns.EVENT, '$missing'), undefined);
+  });
+});
+
+test('a new mapping reaches disk only with a committed unit that uses it', async () => {
+  const dir = tempDir('persist');
+  let store = await Store.open(dir);
+  const lonely = await store.nid(Ns.EVENT, '$never-used'); // allocated, never used by a unit
+  const u = store.unit();
+  const roomNid = await u.nid(Ns.ROOM, '!r:a');
+  const eventNid = await store.nid(Ns.EVENT, '$used'); // allocated outside the unit...
+  const typeNid = await store.nid(Ns.TYPE, 'm.room.message');
+  u.putEvent(eventNid, meta(roomNid, typeNid), { type: 'm.room.message' }); // ...and noticed when given to it
+  assert.is(store.pendingCount(), 4);
+  await store.commit(u);
+  assert.is(store.pendingCount(), 1, 'only the unused mapping is still pending');
+  await store.close();
+
+  store = await Store.open(dir);
+  assert.is(await store.lookupNid(Ns.EVENT, '$used'), eventNid);
+  assert.is(await store.lookupNid(Ns.ROOM, '!r:a'), roomNid);
+  assert.is(await store.lookupNid(Ns.TYPE, 'm.room.message'), typeNid);
+  assert.is(await store.str(Ns.EVENT, eventNid), '$used');
+  assert.is(await store.lookupNid(Ns.EVENT, '$never-used'), undefined, 'an unused allocation is not written');
+  // The counter resumes above the highest stored NID; the unwritten one may be handed out again safely.
+  const next = await store.nid(Ns.EVENT, '$after-restart');
+  assert.ok(next > eventNid, `${next} > ${eventNid}`);
+  assert.ok(next <= Math.max(lonely, eventNid) + 1);
+  assert.ok((await store.checkIntegrity()).ok);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('many strings through a tiny cache still map both ways correctly after reopen', async () => {
+  const dir = tempDir('cache');
+  let store = await Store.open(dir, { nidCacheSize: 16 });
+  const ids = Array.from({ length: 500 }, (_, i) => `@user${i}:example.org`);
+  const u = store.unit();
+  const nids = await u.nids(Ns.STATE_KEY, ids);
+  assert.is(new Set(nids).size, 500);
+  assert.ok(!nids.includes(0));
+  await store.commit(u);
+  assert.equal(await store.lookupNids(Ns.STATE_KEY, ids), nids);
+  assert.equal(await store.strs(Ns.STATE_KEY, nids), ids);
+  await store.close();
+  store = await Store.open(dir, { nidCacheSize: 16 });
+  assert.equal(await store.lookupNids(Ns.STATE_KEY, [...ids].reverse()), [...nids].reverse());
+  assert.equal(await store.strs(Ns.STATE_KEY, nids), ids);
+  assert.equal(await store.nids(Ns.STATE_KEY, ids), nids, 'known strings are never reallocated');
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('strings without a UTF-8 form and bad NIDs are refused', async () => {
+  await withStore('bad', async (store) => {
+    await rejectsWith(() => store.nid(Ns.STATE_KEY, 'a\uD800b'), 'storage_bad_string');
+    await rejectsWith(() => store.lookupNid(Ns.EVENT, '\uDC00'), 'storage_bad_string');
+    await rejectsWith(() => store.nid(Ns.EVENT, 5 as unknown as string), 'storage_bad_string');
+    await rejectsWith(() => store.str(Ns.EVENT, 0), 'storage_bad_nid');
+    await rejectsWith(() => store.str(Ns.EVENT, -3), 'storage_bad_nid');
+    await rejectsWith(() => store.nid(9 as Ns, 'x'), 'storage_bad_namespace');
+    // A well-formed surrogate pair is fine.
+    assert.ok((await store.nid(Ns.STATE_KEY, '𝄞')) > 0);
+  });
+});
+
+test.run();

@@ -1,0 +1,266 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
+import { Ns, Store, TYPE_MEMBER, TYPE_REDACTION } from '../../storage/index.js';
+import { nid2Key, nidKey, str2NidKey, T_BLOCK, T_NID2STR, T_OUTPUT, T_OUTPUT_BY_ROOM, u64Value } from '../../storage/keys.js';
+import { meta, rejectsWith, tempDir, withStore } from './helpers.js';
+
+async function setupRoom(store: Store, roomId: string): Promise<number> {
+  const u = store.unit();
+  const roomNid = await u.nid(Ns.ROOM, roomId);
+  u.putRoom(roomNid, { roomVersion: '10', createEventNid: 0, extremities: [], stateSnapshotNid: 0, maxDepth: 0, lastOutputPos: 0 });
+  await store.commit(u);
+  return roomNid;
+}
+
+test('events: metadata and JSON are stored apart and read back, singly and in batches', async () => {
+  await withStore('events', async (store) => {
+    const roomNid = await setupRoom(store, '!r:a');
+    const u = store.unit();
+    const [e1, e2] = await u.nids(Ns.EVENT, ['$one', '$two']);
+    const typeNid = await u.nid(Ns.TYPE, 'm.room.message');
+    const m1 = meta(roomNid, TYPE_MEMBER, { stateKeyNid: 1, depth: 3, prevEventNids: [e2!], authEventNids: [e2!] });
+    const m2 = meta(roomNid, typeNid, { rejected: true, rejectReason: 'sender not joined' });
+    const json1 = { type: 'm.room.member', content: { membership: 'join', __proto__: null } };
+    u.putEvent(e1!, m1, json1);
+    u.putEvent(e2!, m2, '{"type":"m.room.message","content":{"body":"hi"}}');
+    await store.commit(u);
+    assert.equal(await store.getEventMeta(e1!), m1);
+    assert.equal(await store.getEventMetas([e2!, 999, e1!]), [m2, undefined, m1]);
+    assert.equal(await store.getEventJson(e1!), JSON.parse(JSON.stringify(json1)));
+    assert.is((await store.getEventJsonBytes(e2!))!.toString(), '{"type":"m.room.message","content":{"body":"hi"}}');
+    assert.is(await store.getEventJson(12345), undefined);
+    assert.equal(await store.getEventMetas([]), []);
+    // Flags change later without rewriting the JSON.
+    const u2 = store.unit();
+    u2.putEvent(e1!, { ...m1, redacted: true });
+    await store.commit(u2);
+    assert.is((await store.getEventMeta(e1!))!.redacted, true);
+    assert.equal(await store.getEventJson(e1!), JSON.parse(JSON.stringify(json1)));
+  });
+});
+
+test('units refuse bad input before anything is written, and cannot be reused', async () => {
+  await withStore('badunit', async (store) => {
+    const roomNid = await setupRoom(store, '!r:a');
+    const u = store.unit();
+    await rejectsWith(async () => u.putEvent(0, meta(roomNid, 5)), 'storage_bad_nid');
+    await rejectsWith(async () => u.putEvent(1, meta(roomNid, 5, { prevEventNids: [0] })), 'storage_bad_nid');
+    await rejectsWith(async () => u.putEvent(1, meta(roomNid, 5, { depth: Number.NaN })), 'storage_bad_meta');
+    await rejectsWith(async () => u.putRoom(roomNid, { roomVersion: '1', createEventNid: -1, extremities: [], stateSnapshotNid: 0, maxDepth: 0, lastOutputPos: 0 }), 'storage_bad_nid');
+    await rejectsWith(async () => u.appendOutput(roomNid, (() => 1) as unknown as null), 'storage_not_json');
+    await rejectsWith(async () => u.removeJournal(0), 'storage_bad_nid');
+    assert.ok(u.isEmpty);
+    u.appendOutput(roomNid, { ok: true });
+    await store.commit(u);
+    await rejectsWith(async () => u.appendOutput(roomNid, {}), 'storage_unit_submitted');
+    await rejectsWith(() => store.commit(u), 'storage_unit_submitted');
+    assert.is(store.outputHead(), 1);
+  });
+});
+
+test('outputs: gap-free positions from 1 in write order, per-room reads, room record tracks the last one', async () => {
+  const dir = tempDir('outputs');
+  let store = await Store.open(dir);
+  const rooms = await Promise.all(['!a:x', '!b:x', '!c:x'].map((r) => setupRoom(store, r)));
+  const results = await Promise.all(
+    Array.from({ length: 60 }, async (_, i) => {
+      const roomNid = rooms[i % 3]!;
+      const u = store.unit();
+      u.appendOutput(roomNid, { i });
+      if (i % 10 === 0) u.appendOutput(roomNid, { i, second: true });
+      u.putRoom(roomNid, { roomVersion: '10', createEventNid: 0, extremities: [], stateSnapshotNid: 0, maxDepth: i, lastOutputPos: 0 });
+      return { roomNid, i, r: await store.commit(u) };
+    }),
+  );
+  const all = results.flatMap((x) => x.r.outputPositions).sort((a, b) => a - b);
+  assert.equal(all, Array.from({ length: 66 }, (_, i) => i + 1));
+  assert.is(store.outputHead(), 66);
+  const log = await store.readOutputs(0, 1000);
+  assert.equal(log.map((o) => o.pos), all);
+  for (const { roomNid, i, r } of results) {
+    const o = log[r.outputPositions[0]! - 1]!;
+    assert.is(o.roomNid, roomNid);
+    assert.equal(o.output, { i });
+  }
+  // Paging and room filters.
+  assert.equal((await store.readOutputs(10, 5)).map((o) => o.pos), [11, 12, 13, 14, 15]);
+  assert.equal(await store.readOutputs(66, 10), []);
+  const onlyB = await store.readOutputs(0, 1000, { roomNids: [rooms[1]!] });
+  assert.ok(onlyB.length > 0 && onlyB.every((o) => o.roomNid === rooms[1]));
+  assert.equal(onlyB.map((o) => o.pos), log.filter((o) => o.roomNid === rooms[1]).map((o) => o.pos));
+  const ac = await store.readOutputs(20, 7, { roomNids: [rooms[0]!, rooms[2]!, rooms[0]!] });
+  assert.equal(ac.map((o) => o.pos), log.filter((o) => o.pos > 20 && o.roomNid !== rooms[1]).slice(0, 7).map((o) => o.pos));
+  for (let k = 0; k < 3; k++) {
+    const last = Math.max(...log.filter((o) => o.roomNid === rooms[k]).map((o) => o.pos));
+    assert.is((await store.getRoom(rooms[k]!))!.lastOutputPos, last, 'the committer set the last position');
+  }
+  // A later room record without outputs never moves lastOutputPos back.
+  const u = store.unit();
+  u.putRoom(rooms[0]!, { roomVersion: '10', createEventNid: 0, extremities: [], stateSnapshotNid: 0, maxDepth: 99, lastOutputPos: 0 });
+  await store.commit(u);
+  const lastA = Math.max(...log.filter((o) => o.roomNid === rooms[0]).map((o) => o.pos));
+  assert.is((await store.getRoom(rooms[0]!))!.lastOutputPos, lastA);
+  await store.close();
+  store = await Store.open(dir);
+  assert.is(store.outputHead(), 66);
+  const u2 = store.unit();
+  u2.appendOutput(rooms[2]!, 'after reopen');
+  assert.equal((await store.commit(u2)).outputPositions, [67]);
+  assert.equal((await store.readOutputs(66, 1))[0], { pos: 67, roomNid: rooms[2]!, output: 'after reopen' });
+  assert.ok((await store.checkIntegrity()).ok);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('journal: durable appends in sequence order, removed in the unit that processes them, sequences never reused', async () => {
+  const dir = tempDir('journal');
+  let store = await Store.open(dir);
+  const [a, b] = await Promise.all([store.appendJournal([{ n: 1 }, { n: 2 }]), store.appendJournal([Buffer.from('raw')])]);
+  assert.equal([...a!, ...b!], [1, 2, 3]);
+  assert.equal(await store.appendJournal([]), []);
+  const entries = await store.readJournal();
+  assert.equal(entries.map((e) => e.seq), [1, 2, 3]);
+  assert.equal(entries[0]!.value, { n: 1 });
+  assert.ok(Buffer.isBuffer(entries[2]!.value) && (entries[2]!.value as Buffer).toString() === 'raw');
+  const u = store.unit();
+  u.removeJournal(1);
+  u.removeJournal(3);
+  await store.commit(u);
+  assert.equal((await store.readJournal()).map((e) => e.seq), [2]);
+  const u2 = store.unit();
+  u2.removeJournal(2);
+  await store.commit(u2);
+  await store.close();
+  store = await Store.open(dir);
+  assert.equal(await store.readJournal(), []);
+  assert.equal(await store.appendJournal([{ n: 4 }]), [4], 'the journal is empty, yet sequence 1 is not handed out again');
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('membership index, txn ids, redactions and server keys', async () => {
+  await withStore('misc', async (store) => {
+    const roomNid = await setupRoom(store, '!m:x');
+    const other = await setupRoom(store, '!n:x');
+    const u = store.unit();
+    const [j1, j2, red, target] = await u.nids(Ns.EVENT, ['$j1', '$j2', '$red', '$target-not-seen-yet']);
+    u.putMembership(roomNid, '@bob:x', 'join', j1!);
+    u.putMembership(roomNid, '@alice:x', 'invite', j2!);
+    u.putMembership(other, '@carol:x', 'join', j2!);
+    u.putTxn('@bob:x', 'txn-1', { eventId: '$j1', status: 'accepted' });
+    u.addRedaction(target!, red!);
+    u.putEvent(red!, meta(roomNid, TYPE_REDACTION), { type: 'm.room.redaction' });
+    await store.commit(u);
+    assert.equal(await store.getMembers(roomNid), [
+      { userId: '@alice:x', membership: 'invite', eventNid: j2 },
+      { userId: '@bob:x', membership: 'join', eventNid: j1 },
+    ]);
+    assert.equal(await store.getMembership(roomNid, '@bob:x'), { membership: 'join', eventNid: j1 });
+    assert.is(await store.getMembership(roomNid, '@carol:x'), undefined);
+    assert.equal(await store.getTxn('@bob:x', 'txn-1'), { eventId: '$j1', status: 'accepted' });
+    assert.is(await store.getTxn('@bob:x', 'txn-2'), undefined);
+    assert.is(await store.getTxn('@bob:xtxn-1', ''), undefined);
+    assert.equal(await store.getRedactions(target!), [red]);
+    assert.equal(await store.getRedactions(red!), []);
+    const u2 = store.unit();
+    u2.putMembership(roomNid, '@alice:x', 'join', j1!);
+    u2.deleteMembership(roomNid, '@bob:x');
+    await store.commit(u2);
+    assert.equal((await store.getMembers(roomNid)).map((m) => [m.userId, m.membership]), [['@alice:x', 'join']]);
+
+    await store.putServerKey('b.test', 'ed25519:1', { publicKey: 'AAA', validUntilTs: 5 });
+    await store.putServerKey('b.test', 'ed25519:2', { publicKey: 'BBB', validUntilTs: 0 });
+    await store.putServerKey('b.testx', 'ed25519:1', { publicKey: 'CCC', validUntilTs: 1 });
+    assert.equal(await store.getServerKey('b.test', 'ed25519:2'), { publicKey: 'BBB', validUntilTs: 0 });
+    assert.equal((await store.listServerKeys('b.test')).map((k) => k.keyId), ['ed25519:1', 'ed25519:2']);
+    assert.is((await store.listServerKeys()).length, 3);
+    await store.deleteServerKey('b.test', 'ed25519:1');
+    assert.is(await store.getServerKey('b.test', 'ed25519:1'), undefined);
+    assert.equal(await store.listRooms(), [roomNid, other]);
+  });
+});
+
+test('group commit merges the units of many rooms into few writes; one write per unit when off', async () => {
+  for (const groupCommit of [true, false]) {
+    await withStore('group', async (store) => {
+      const rooms = await Promise.all(Array.from({ length: 200 }, (_, i) => store.nid(Ns.ROOM, `!g${i}:x`)));
+      const before = store.commitStats.writes;
+      const res = await Promise.all(
+        rooms.map(async (roomNid, i) => {
+          const u = store.unit();
+          const e = await u.nid(Ns.EVENT, `$g${i}`);
+          u.putEvent(e, meta(roomNid, TYPE_MEMBER), { i });
+          u.appendOutput(roomNid, { e });
+          u.putRoom(roomNid, { roomVersion: '10', createEventNid: e, extremities: [e], stateSnapshotNid: 0, maxDepth: 1, lastOutputPos: 0 });
+          return store.commit(u);
+        }),
+      );
+      const writes = store.commitStats.writes - before;
+      if (groupCommit) assert.ok(writes <= 5, `${writes} writes for 200 units`);
+      else assert.is(writes, 200);
+      assert.equal(res.map((r) => r.outputPositions.length), rooms.map(() => 1));
+      assert.is(new Set(res.map((r) => r.outputPositions[0])).size, 200);
+      // Visible as soon as the commit resolved.
+      for (let i = 0; i < 200; i += 37) assert.is((await store.getRoom(rooms[i]!))!.maxDepth, 1);
+      const report = await store.checkIntegrity();
+      assert.ok(report.ok, report.problems.join('\n'));
+      assert.is(report.counts.events, 200);
+    }, { groupCommit });
+  }
+});
+
+test('close() writes units that were submitted but not awaited; fsync mode works', async () => {
+  const dir = tempDir('close');
+  let store = await Store.open(dir, { fsync: true });
+  const roomNid = await store.nid(Ns.ROOM, '!c:x');
+  const pending: Array<Promise<unknown>> = [];
+  for (let i = 0; i < 20; i++) {
+    const u = store.unit();
+    u.appendOutput(roomNid, i);
+    pending.push(store.commit(u));
+  }
+  await store.close();
+  await Promise.all(pending);
+  await rejectsWith(async () => store.unit(), 'storage_closed');
+  store = await Store.open(dir);
+  assert.is(store.outputHead(), 20);
+  assert.equal((await store.readOutputs(0, 100)).map((o) => o.output), Array.from({ length: 20 }, (_, i) => i));
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the integrity check finds broken references, mapping conflicts and output gaps', async () => {
+  await withStore('integrity', async (store) => {
+    const roomNid = await setupRoom(store, '!i:x');
+    const u = store.unit();
+    const e = await u.nid(Ns.EVENT, '$i1');
+    const sk = await u.nid(Ns.STATE_KEY, '@i:x');
+    const snap = await store.deriveSnapshot(u, roomNid, 0, [[TYPE_MEMBER, sk, e]]);
+    u.putEvent(e, meta(roomNid, TYPE_MEMBER, { stateKeyNid: sk }), {});
+    u.putRoom(roomNid, { roomVersion: '10', createEventNid: e, extremities: [e], stateSnapshotNid: snap, maxDepth: 1, lastOutputPos: 0 });
+    u.appendOutput(roomNid, 'x');
+    u.appendOutput(roomNid, 'y');
+    await store.commit(u);
+    const good = await store.checkIntegrity();
+    assert.ok(good.ok, good.problems.join('\n'));
+    assert.is(good.outputHead, 2);
+
+    const rec = await store.getSnapshotRecord(snap);
+    await store.db.del(nidKey(T_BLOCK, rec.blocks[0]!));
+    await store.db.del(nidKey(T_OUTPUT, 1));
+    await store.db.del(nid2Key(T_OUTPUT_BY_ROOM, roomNid, 1));
+    // A second string claiming the same event NID.
+    await store.db.put(str2NidKey(Ns.EVENT, '$impostor'), u64Value(e));
+    await store.db.put(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(e + 50)]), Buffer.from('$orphan'));
+    const bad = await store.checkIntegrity();
+    assert.not.ok(bad.ok);
+    const text = bad.problems.join('\n');
+    assert.match(text, `snapshot ${snap} -> missing block ${rec.blocks[0]}`);
+    assert.match(text, 'output log gap: expected position 1, found 2');
+    assert.match(text, `NID ${e} names two strings`);
+    assert.match(text, `has no matching string -> NID entry`);
+  });
+});
+
+test.run();
