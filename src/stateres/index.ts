@@ -2,6 +2,21 @@
  * State resolution: the state before an event whose prev events disagree.
  * Room v1 uses the v1 algorithm, v2-v11 state resolution v2, v12 v2.1 (see
  * v1.ts and v2.ts). Pure: events come from the caller's lookup.
+ *
+ * Readings of the spec worth knowing (each explained where it is coded):
+ * - v2 step 1 orders X by the auth DAG itself: an event comes after every
+ *   event of X in its auth chain, even one reached only through events
+ *   outside the full conflicted set (v2.ts, powerEventGraph). Synapse and
+ *   ruma link only direct auth events inside the full conflicted set, which
+ *   can differ in v2 when a conflicted event lies in every auth chain; in
+ *   v2.1 both readings give the same order.
+ * - m.room.create is not a power event (the spec's definition), unlike in
+ *   Synapse and ruma; it only matters when a state set lacks it.
+ * - v1: member keys and other keys are settled each against the state left
+ *   by the previous pass, so the result does not depend on key order; an
+ *   "other" key none of whose events passes keeps the lowest one (v1.ts).
+ * - Events the lookup reports rejected are never applied nor used as auth
+ *   events; events it does not have are left out.
  */
 import { RoomServerError } from '../errors.js';
 import type { RoomVersion } from '../matrix/room-versions.js';
