@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const skipTypecheck = process.argv.includes('--no-typecheck');
-const perFileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 600_000);
+const perFileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 240_000);
 
 function findTests(dir) {
   const out = [];

@@ -52,3 +52,10 @@ export { isStateEvent } from './matrix/event.js';
 export { stateKey, splitStateKey, type StateMap, type StateKeyString } from './matrix/state-key.js';
 export { parsePdu, parsePduBytes, PduError, MAX_PDU_BYTES, type ParsePduOptions, type PduErrorReason } from './matrix/pdu.js';
 export { checkPdu, checkPduBytes, type PduCheck } from './matrix/check.js';
+
+// The roomserver itself, its WebSocket client and the in-process peer link.
+export { RoomServer, type RoomServerOptions, type ListenOptions } from './server.js';
+export { RoomServerClient, RemoteError, WsPeerFetcher, type ClientOptions } from './client/index.js';
+export { LocalPeers } from './local-peers.js';
+export type { PeerFetcher } from './peers.js';
+export type * from './api.js';
