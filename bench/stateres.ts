@@ -2,12 +2,13 @@
  * State resolution benchmark. Prints, in one run:
  *  (a) a two-way fork of a room with 10,000 members where each side changed
  *      10 state entries;
- *  (b) 1,000 conflicted events over a shared auth chain of 20,000 events.
+ *  (b) 1,000 conflicted events over a shared auth chain of 20,000 events
+ *      (and b-deep, where the kicks make v2.1 replay the whole chain).
  * for room v11 (state resolution v2) and v12 (v2.1), with a synchronous
  * in-memory lookup and with an asynchronous one (every call a promise, as a
  * store would answer). Reports the median, min and max of several runs.
  *
- *   node --import tsx bench/stateres.ts [runs] [only: a | b | a11 | b12 ...]
+ *   node --import tsx bench/stateres.ts [runs] [only: a | b | a11 | b12 | b-deep12 ...]
  */
 import { performance } from 'node:perf_hooks';
 import type { JsonObject } from '../src/matrix/json.js';
@@ -130,20 +131,37 @@ function bigRoomFork(rv: RoomVersion): { room: Room; sets: StateMap[] } {
 }
 
 /**
- * (b) A shared auth chain of 20,000 events (10,000 joins, each new member
- * then handing power on in a power levels event that cites their join and
- * the previous power levels), then a fork with 500 state events per side:
- * joins, kicks, power level changes and room state.
+ * (b) 1,000 conflicted events over a shared auth chain of 20,000 events: an
+ * admin (user 0) changes the power levels 10,000 times, updating their own
+ * member event in between, so the last power levels event has all 20,000 in
+ * its auth chain; 2,000 other members joined along the way. Then a fork
+ * with 500 state events per side: power level changes, kicks, joins and
+ * room state.
+ *
+ * `kickChainMembers` (b-deep): the chain is instead 10,000 joins, each new
+ * member handing power on in a power levels event that cites their join,
+ * and the kicks hit those members. A kicked member's join is then a
+ * conflicted event deep in every auth chain, and v2.1's conflicted state
+ * subgraph holds the whole chain above it: 20,000 events replayed.
  */
-function deepChainFork(rv: RoomVersion): { room: Room; sets: StateMap[] } {
+function deepChainFork(rv: RoomVersion, kickChainMembers: boolean): { room: Room; sets: StateMap[] } {
   const room = new Room(rv);
   const { state, prev } = start(room);
   room.send(state, prev, user(0), 'm.room.member', user(0), { membership: 'join' });
   room.send(state, prev, ALICE, 'm.room.power_levels', '', room.pl({ [user(0)]: 100 }, ALICE));
-  for (let i = 1; i < 10_000; i++) {
-    room.send(state, prev, user(i), 'm.room.member', user(i), { membership: 'join' });
-    room.send(state, prev, user(i - 1), 'm.room.power_levels', '', room.pl({ [user(i)]: 100 }, ALICE));
+  if (kickChainMembers) {
+    for (let i = 1; i < 10_000; i++) {
+      room.send(state, prev, user(i), 'm.room.member', user(i), { membership: 'join' });
+      room.send(state, prev, user(i - 1), 'm.room.power_levels', '', room.pl({ [user(i)]: 100 }, ALICE));
+    }
+  } else {
+    for (let i = 1; i < 10_000; i++) {
+      if (i % 5 === 0) room.send(state, prev, user(i), 'm.room.member', user(i), { membership: 'join' });
+      room.send(state, prev, user(0), 'm.room.member', user(0), { membership: 'join', displayname: `admin ${i}` });
+      room.send(state, prev, user(0), 'm.room.power_levels', '', room.pl({ [user(0)]: 100, [user(5)]: i % 50 }, ALICE));
+    }
   }
+  const top = kickChainMembers ? 9_999 : 0;
   const sides: StateMap[] = [];
   for (const side of [0, 1]) {
     const s = new Map(state);
@@ -152,11 +170,13 @@ function deepChainFork(rv: RoomVersion): { room: Room; sets: StateMap[] } {
     for (let j = 0; j < 500; j++) {
       switch (j % 10) {
         case 0:
-          room.send(s, p, ALICE, 'm.room.power_levels', '', room.pl({ [user(9_999)]: 100, [user(base + j)]: 10 }, ALICE));
+          room.send(s, p, ALICE, 'm.room.power_levels', '', room.pl({ [user(top)]: 100, [user(base + j)]: 10 }, ALICE));
           break;
-        case 1:
-          room.send(s, p, ALICE, 'm.room.member', user(side * 2_000 + j), { membership: 'leave' });
+        case 1: {
+          const target = kickChainMembers ? side * 2_000 + j : 10 * (side * 500 + j);
+          room.send(s, p, ALICE, 'm.room.member', user(target), { membership: 'leave' });
           break;
+        }
         case 2:
         case 3:
         case 4:
@@ -193,10 +213,11 @@ async function measure(room: Room, sets: StateMap[], async: boolean): Promise<nu
 const rows: string[][] = [['case', 'room', 'lookup', 'events', 'conflicted', 'full set', 'median ms', 'min ms', 'max ms', 'target']];
 for (const [name, build, target] of [
   ['(a) 10k members, 10+10 changes', bigRoomFork, 20],
-  ['(b) 1000 conflicted, 20k auth chain', deepChainFork, 1000],
+  ['(b) 1000 conflicted, 20k auth chain', (rv: RoomVersion) => deepChainFork(rv, false), 1000],
+  ['(b-deep) same, kicks of chain members', (rv: RoomVersion) => deepChainFork(rv, true), 1000],
 ] as const) {
   for (const v of ['11', '12'] as const) {
-    if (!(name[1]! + v).startsWith(ONLY)) continue;
+    if (!(name.slice(1, name.indexOf(')')) + v).startsWith(ONLY)) continue;
     const rv = roomVersion(v);
     const { room, sets } = build(rv);
     const trace: V2Trace = {};
