@@ -72,7 +72,7 @@ for (const binary of [false, true]) {
       assert.equal(outs.map((o) => o.pos), Array.from({ length: 10 }, (_, i) => head0 + i + 1));
       const msgOut = outs[8] as NewRoomEventOutput;
       assert.is(msgOut.type, 'new_room_event');
-      assert.is(msgOut.event.event_id ?? s1.event_id, s1.event_id);
+      assert.is(msgOut.event_id, s1.event_id);
       assert.is(msgOut.txn_id, 'txn-1');
       assert.ok(Array.isArray(msgOut.latest_event_ids));
 

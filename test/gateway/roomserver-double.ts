@@ -104,6 +104,7 @@ export class RoomServerTestDouble implements RoomServerApi {
     const o: Record<string, unknown> = {
       type: 'new_room_event',
       room_id: roomId,
+      event_id: String(event.event_id),
       event,
       adds_state_event_ids: event.state_key !== undefined ? [event.event_id] : [],
       removes_state_event_ids: [],
