@@ -77,6 +77,11 @@ function freePort(): Promise<number> {
   });
 }
 
+// children never outlive this file, even when a test fails or hangs
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 test.after(() => {
   for (const c of children) c.kill('SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
