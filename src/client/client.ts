@@ -331,7 +331,8 @@ export class RoomServerClient implements SubscriptionOwner {
       const timeoutMs = this.#opts.requestTimeoutMs ?? 0;
       const pending: Pending = {
         op,
-        frame: { ...params, id, op },
+        // id first: the gateway reads it from the first bytes of a frame too large to decode
+        frame: { id, op, ...params },
         resolve: (r) => {
           onReply?.(r);
           resolve(r);
@@ -344,6 +345,8 @@ export class RoomServerClient implements SubscriptionOwner {
         pending.timer = setTimeout(() => this.#settle(id, connectionError('timeout', `op '${op}' got no reply within ${timeoutMs} ms`)), timeoutMs);
         pending.timer.unref?.();
       }
+      pending.frame.id = id;
+      pending.frame.op = op;
       this.#pending.set(id, pending);
       this.#queue.push(id);
       this.#pump();

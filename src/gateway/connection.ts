@@ -28,7 +28,7 @@ import { readPauses, requestDuration, requestsTotal } from '../metrics.js';
 import type { Principal } from './auth.js';
 import { decodeFrame, encodeFrame, peekRequestId, type FrameKind } from './codec.js';
 import type { JsonObject } from '../matrix/json.js';
-import { resolveOp, type ConnectionHandle, type OpContext, type OpSpec } from './ops.js';
+import { ops, resolveOp, type ConnectionHandle, type OpContext, type OpSpec } from './ops.js';
 import { invalid, missing } from './params.js';
 import { errorBody, errorReply, okReply, type RequestId } from './reply.js';
 import { SubscriptionPump, type OutputSink } from './subscriptions.js';
@@ -187,7 +187,8 @@ export class Connection implements OutputSink {
       void this.#run(id, op!, spec, req, kind);
     } catch (err) {
       const body = errorBody(err, id, op, this.#log);
-      requestsTotal.inc({ op: op !== undefined && op.length <= 32 ? op : 'unknown', code: body.code });
+      // label only ops of the table: names sent by clients must not grow the series without bound
+      requestsTotal.inc({ op: op !== undefined && Object.prototype.hasOwnProperty.call(ops, op) ? op : 'unknown', code: body.code });
       this.sendFrame(errorReply(id, body), kind);
     }
   }

@@ -102,6 +102,23 @@ test('error replies reject with RoomServerError carrying code, reason and param'
   }
 });
 
+test('a request over the gateway frame limit rejects with M_TOO_LARGE (JSON and msgpack)', async () => {
+  const rs = new RoomServerTestDouble();
+  const gw = await gateway(rs, { maxFrameBytes: 2048 });
+  try {
+    for (const binary of [false, true]) {
+      const c = await RoomServerClient.connect(gw.url, { binary });
+      const e = await rejection(c.send({ roomId: '!r:x', sender: '@a:x', type: 'm.room.message', content: { body: 'x'.repeat(4096) } }));
+      assert.is(e.code, 'M_TOO_LARGE');
+      assert.is((await c.query.serverKeys()).server_name, 'double.test', 'the connection goes on');
+      await c.close();
+    }
+    assert.is(rs.calls.filter((x) => x.method === 'send').length, 0);
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a refused token fails connect with M_FORBIDDEN; a good one works', async () => {
   const rs = new RoomServerTestDouble();
   const gw = await gateway(rs, { tokens: { 'good-token-123456': 'admin' } });
