@@ -253,13 +253,16 @@ test('maxInFlight bounds requests on the wire; timeouts reject with reason timeo
   try {
     const release = rs.hold();
     const all = Array.from({ length: 10 }, (_, i) => c.query.latest(`!r${i}:x`));
+    const end = Date.now() + 5000;
+    while (rs.active < 3 && Date.now() < end) await sleep(5);
     await sleep(100);
-    assert.is(rs.active, 3);
+    assert.is(rs.active, 3, 'three on the wire, seven waiting in the client');
+    assert.is(rs.maxActive, 3);
     const e = await rejection(t.query.latest('!slow:x'));
     assert.is(e.reason, 'timeout');
     release();
-    await Promise.all(all);
-    assert.is(rs.maxActive, 4, 'three from one client plus the timed-out one');
+    assert.is((await Promise.all(all)).length, 10);
+    assert.is(rs.calls.filter((x) => x.method === 'query.latest' && String(x.args[0]).startsWith('!r')).length, 10);
   } finally {
     await c.close();
     await t.close();
