@@ -9,9 +9,9 @@ import type { JsonObject, JsonValue } from '../src/matrix/json.js';
 import type { RoomVersion } from '../src/matrix/room-versions.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
 import { stateKey } from '../src/matrix/state-key.js';
-import { signEvent } from '../src/matrix/signing.js';
-import { computeEventId, roomIdFromCreateEventId } from '../src/matrix/event-id.js';
-import { referenceHash } from '../src/matrix/hashes.js';
+import { signEventWithBytes } from '../src/matrix/signing.js';
+import { computeEventId, eventIdFromReferenceHash, roomIdFromCreateEventId } from '../src/matrix/event-id.js';
+import { referenceHash, sha256 } from '../src/matrix/hashes.js';
 import { encodeBase64 } from '../src/matrix/base64.js';
 import { parsePdu } from '../src/matrix/pdu.js';
 import { authEventSelection } from '../src/auth/selection.js';
@@ -45,6 +45,11 @@ function refs(rv: RoomVersion, list: Array<{ id: string; json?: JsonObject }>): 
 
 /** Builds, hashes and signs a PDU as `serverName`. */
 export function buildPdu(rv: RoomVersion, a: BuildArgs, serverName: string, key: SigningKey): JsonObject {
+  return buildSigned(rv, a, serverName, key).pdu;
+}
+
+/** buildPdu, plus the event's ID (from the bytes just signed: no second canonical encoding). */
+export function buildSigned(rv: RoomVersion, a: BuildArgs, serverName: string, key: SigningKey): { pdu: JsonObject; eventId: string } {
   let content = a.content;
   const pdu: JsonObject = {
     type: a.type,
@@ -65,7 +70,9 @@ export function buildPdu(rv: RoomVersion, a: BuildArgs, serverName: string, key:
     delete content.redacts;
   }
   pdu.content = content;
-  return signEvent(pdu, serverName, key, rv);
+  const signed = signEventWithBytes(pdu, serverName, key, rv);
+  const eventId = rv.eventIdFormat === 'v1' ? (pdu.event_id as string) : eventIdFromReferenceHash(sha256(signed.signedBytes), rv);
+  return { pdu: signed.pdu, eventId };
 }
 
 /** The create event of a new room (v12: it has no room ID; the room ID comes from it). */
@@ -114,7 +121,7 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     rv.eventRefsWithHashes
       ? Promise.all(ids.map(async (id) => ({ id, json: (await room.events!.get(id))?.json })))
       : ids.map((id) => ({ id }));
-  const pdu = buildPdu(
+  const { pdu, eventId } = buildSigned(
     rv,
     {
       roomId: room.roomId,
@@ -129,7 +136,7 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     deps.serverName,
     deps.signingKey,
   );
-  return parsePdu(pdu, rv);
+  return parsePdu(pdu, rv, { knownEventId: eventId });
 }
 
 /**

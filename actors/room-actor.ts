@@ -183,7 +183,8 @@ export class RoomLogic {
 
     if (ev.roomId !== room.roomId) return rejectUnstored('wrong_room');
 
-    const existing = await this.store.getEvent(ev.eventId);
+    // (events built here just now have fresh IDs: no need to look)
+    const existing = input.local ? undefined : await this.store.getEvent(ev.eventId);
     if (existing && !(existing.outlier && input.kind !== 'outlier')) {
       await this.finishUnstored(room.roomId, input);
       return { event_id: ev.eventId, status: 'duplicate', reason: statusOf(existing) };

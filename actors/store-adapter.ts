@@ -123,7 +123,18 @@ export class StoreAdapter implements RoomStore, OutputLog {
     return m;
   }
 
+  /**
+   * Targets of stored redactions, kept in memory so the check made for
+   * every new event ("was it redacted before it arrived?") costs no read.
+   */
+  private redactionTargets: Promise<Set<string>> | undefined;
+
+  private targets(): Promise<Set<string>> {
+    return (this.redactionTargets ??= this.store.redactionTargets().then(async (nids) => new Set(await this.eventIds(nids))));
+  }
+
   async pendingRedactions(targetEventId: string): Promise<string[]> {
+    if (!(await this.targets()).has(targetEventId)) return [];
     const nid = await this.store.lookupNid(Ns.EVENT, targetEventId);
     if (!nid) return [];
     return this.eventIds(await this.store.getRedactions(nid));
@@ -217,6 +228,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
       redacted.push({ eventId: r.eventId, rec: { ...rec, redacted: true } });
     }
     if (unit.pendingRedaction) {
+      (await this.targets()).add(unit.pendingRedaction.targetEventId);
       su.addRedaction(await su.nid(Ns.EVENT, unit.pendingRedaction.targetEventId), await su.nid(Ns.EVENT, unit.pendingRedaction.redactionEventId));
     }
     const outs: PendingOutput[] = [];

@@ -541,6 +541,13 @@ export class Store {
     return out;
   }
 
+  /** Every event NID that some stored redaction targets (the index is small: one key per redaction). */
+  async redactionTargets(): Promise<number[]> {
+    const out = new Set<number>();
+    for await (const k of this.db.keys(prefixRange(Buffer.from([T_REDACTION])))) out.add(readU64(k, 1));
+    return [...out];
+  }
+
   // ------------------------------------------------------------------ server keys
 
   async putServerKey(serverName: string, keyId: string, rec: ServerKeyRecord): Promise<void> {

@@ -83,11 +83,20 @@ export function verifyJsonSignature(obj: JsonObject, serverName: string, keyId: 
  * returns a copy of the full event with the signature added.
  */
 export function signEvent(pdu: JsonObject, serverName: string, key: SigningKey, rv: RoomVersion): JsonObject {
+  return signEventWithBytes(pdu, serverName, key, rv).pdu;
+}
+
+/**
+ * signEvent, also returning the bytes it signed: the canonical redacted
+ * event without signatures, which is exactly what the reference hash (and
+ * so a v3+ event ID) is computed over.
+ */
+export function signEventWithBytes(pdu: JsonObject, serverName: string, key: SigningKey, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer } {
   const out: JsonObject = { ...pdu, hashes: { sha256: contentHash(pdu) } };
-  const bytes = Buffer.from(redactedCanonicalJson(out, rv), 'utf8');
-  const sig = encodeBase64(signBytes(key, bytes));
+  const signedBytes = Buffer.from(redactedCanonicalJson(out, rv), 'utf8');
+  const sig = encodeBase64(signBytes(key, signedBytes));
   out.signatures = addSignature(pdu.signatures, serverName, key.keyId, sig);
-  return out;
+  return { pdu: out, signedBytes };
 }
 
 /** A 3PID invite: its sender's server need not have signed it (see requiredSigners). */
