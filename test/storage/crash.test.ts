@@ -36,6 +36,8 @@ interface Ack {
 interface Writer {
   /** Resolves once the child was killed after it got going (rejects if it ended on its own). */
   run(delayMs: number): Promise<void>;
+  /** Kills the child whatever it is doing (cleanup). */
+  kill(): void;
 }
 
 /** Starts a writer that loads its modules and waits; run() lets it open the store and kills it later. */
@@ -54,6 +56,7 @@ function startWriter(dir: string, ackFile: string, seed: number): Writer {
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return {
+    kill: () => void child.kill('SIGKILL'),
     async run(delayMs: number): Promise<void> {
       let timer: NodeJS.Timeout | undefined;
       const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -183,8 +186,9 @@ test(`killed ${KILLS} times at random moments, the store reopens consistent`, as
   let grew = 0;
   let spawnMs = 0;
   let checkMs = 0;
+  let next: Writer | undefined;
   try {
-    let next = startWriter(db, ackFile, 1);
+    next = startWriter(db, ackFile, 1);
     for (let k = 0; k < KILLS; k++) {
       const delay = 50 + Math.floor(Math.random() * 350);
       const t0 = Date.now();
@@ -204,6 +208,7 @@ test(`killed ${KILLS} times at random moments, the store reopens consistent`, as
     assert.ok(last.events > 100, `${last.events} events committed`);
     console.log(`  ${KILLS} kills in ${((Date.now() - started) / 1000).toFixed(1)}s (writer runs ${(spawnMs / 1000).toFixed(1)}s, checks ${(checkMs / 1000).toFixed(1)}s): ${last.events} events, ${last.outputs} outputs, ${last.journal} journal entries left`);
   } finally {
+    next?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });
