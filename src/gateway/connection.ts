@@ -112,14 +112,15 @@ export class Connection implements OutputSink {
     });
   }
 
-  sendFrame(obj: object, kind: FrameKind): void {
-    if (!this.open) return;
+  /** Writes one frame; false when it could not be encoded (nothing was written). */
+  sendFrame(obj: object, kind: FrameKind): boolean {
+    if (!this.open) return true;
     let data: string | Buffer;
     try {
       data = encodeFrame(obj, kind);
     } catch (err) {
       this.#log.error({ err }, 'encoding a frame failed');
-      return;
+      return false;
     }
     this.#sent++;
     this.ws.send(data, { binary: kind === 'binary' }, this.#onFlushed);
@@ -127,6 +128,7 @@ export class Connection implements OutputSink {
       this.#pause('write_buffer');
       void this.waitFlushed().then(() => this.#unpause('write_buffer'));
     }
+    return true;
   }
 
   // ---- reading side ----
@@ -202,7 +204,10 @@ export class Connection implements OutputSink {
     let code = 'ok';
     try {
       const result = await spec.run(ctx, req);
-      this.sendFrame(okReply(id, result), kind);
+      if (!this.sendFrame(okReply(id, result), kind)) {
+        code = 'M_UNKNOWN';
+        this.sendFrame(errorReply(id, { code: 'M_UNKNOWN', message: `internal error: the reply could not be encoded (request id ${JSON.stringify(id)})` }), kind);
+      }
     } catch (err) {
       const body = errorBody(err, id, op, this.#log);
       code = body.code;

@@ -24,7 +24,7 @@ export interface OutputSink {
   bufferedAmount(): number;
   /** Resolves once everything written so far has been flushed (or the socket closed). */
   waitFlushed(): Promise<void>;
-  sendFrame(obj: object, kind: FrameKind): void;
+  sendFrame(obj: object, kind: FrameKind): boolean;
 }
 
 export class SubscriptionPump {

@@ -237,6 +237,11 @@ test('RoomServer errors keep their code and reason; other errors are M_UNKNOWN w
     assert.not.ok(msg.includes('secret'), 'internal details stay in the log');
     r = await sock.call({ id: 3, op: 'latest', room_id: '!r:x' });
     assert.is(r.ok, true);
+    // a result that cannot be written as JSON still gets an answer
+    (rs.query as { latest: unknown }).latest = async () => ({ latest_event_ids: [], depth: 10n });
+    r = await sock.call({ id: 'enc', op: 'latest', room_id: '!r:x' });
+    assert.is(errorCode(r), 'M_UNKNOWN');
+    assert.match((r.error as { message: string }).message, /could not be encoded/);
   } finally {
     sock.close();
     await gw.close();
