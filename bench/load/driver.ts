@@ -6,6 +6,7 @@
  * their way, read the server's memory and disk, and check through queries
  * that the server holds exactly what it acknowledged.
  */
+import { loadavg } from 'node:os';
 import type { InputEvent, InputResult, Output } from '../../src/api.js';
 import { RoomServerError } from '../../src/errors.js';
 import { roomVersion } from '../../src/matrix/room-versions.js';
@@ -58,6 +59,8 @@ export interface LoadResult {
   buildSeconds: number;
   verification?: VerifyResult;
   interrupted: boolean;
+  /** the machine's 1-minute load average when the measured phase started and ended (other work shows here) */
+  loadAverage: { start: number; end: number };
 }
 
 const RETRY_LIMIT = 200;
@@ -264,6 +267,7 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
   let loadEvents = 0;
   const planned = o.rooms * o.events;
   progress.start('load', planned - skipped);
+  const loadAvgStart = loadavg()[0]!;
   const loadStart = performance.now();
   let loadEnd = loadStart;
   await runRooms(
@@ -328,6 +332,7 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
     },
   );
   progress.stop();
+  const loadAvgEnd = loadavg()[0]!;
   const loadSeconds = Math.max(1e-6, (loadEnd - loadStart) / 1000);
 
   // ---- outputs still on their way
@@ -393,5 +398,6 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
     buildSeconds,
     ...(verification ? { verification } : {}),
     interrupted: ctx.aborted(),
+    loadAverage: { start: loadAvgStart, end: loadAvgEnd },
   };
 }

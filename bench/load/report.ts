@@ -66,6 +66,10 @@ export function describeMachine(m: Machine): string {
   return `${m.cpu} x ${m.cores} cores, ${fmtBytes(m.memoryBytes)} RAM, Node ${m.node}, ${m.platform} ${m.arch}, ${m.date.slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+function loadText(r: LoadResult): string {
+  return `${r.loadAverage.start.toFixed(1)} -> ${r.loadAverage.end.toFixed(1)} during the measured phase`;
+}
+
 function errorsText(r: LoadResult): string {
   const parts = Object.entries(r.errors).map(([k, v]) => `${k} ${fmtInt(v)}`);
   for (const [k, v] of Object.entries(r.statuses)) if (k !== 'accepted') parts.push(`status ${k} ${fmtInt(v)}`);
@@ -126,7 +130,7 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
   const out: string[] = [];
   out.push(`load     ${describeLoad(o)}`);
   out.push(`target   ${r.target} (server name ${r.serverName})`);
-  out.push(`machine  ${describeMachine(machine)}`);
+  out.push(`machine  ${describeMachine(machine)}; load average ${loadText(r)}`);
   if (r.interrupted) out.push('INTERRUPTED: the numbers cover the part that ran');
   out.push('');
   out.push(table(rows));
@@ -149,11 +153,12 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
 
 /** One row per run of a sweep, then how memory per room changes with the swept value. */
 export function renderSweep(results: LoadResult[], name: string, machine: Machine, limits?: Limits): string {
-  const header = [name, 'events', 'events/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'lag p50', 'lag p99', 'heap/room', 'RSS/room', 'disk/event', 'setup s', 'errors', 'verified'];
+  const header = [name, 'events', 'events/s', 'load avg', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'lag p50', 'lag p99', 'heap/room', 'RSS/room', 'disk/event', 'setup s', 'errors', 'verified'];
   const rows = results.map((r) => [
     fmtInt((r.options as unknown as Record<string, number>)[name] ?? 0),
     fmtInt(r.load.events),
     fmtInt(r.load.eventsPerSec),
+    `${r.loadAverage.start.toFixed(1)}-${r.loadAverage.end.toFixed(1)}`,
     fmtMs(r.latencyMs.p50),
     fmtMs(r.latencyMs.p95),
     fmtMs(r.latencyMs.p99),

@@ -32,6 +32,7 @@ function result(rooms: number, heapPerRoom: number, over: Partial<LoadResult> = 
     buildSeconds: 0,
     verification: { ok: true, checks: [{ name: 'rooms: depth', checked: rooms, of: rooms, failed: 0, examples: [] }] },
     interrupted: false,
+    loadAverage: { start: 1.5, end: 2.25 },
   };
   return { ...base, ...over };
 }
@@ -50,7 +51,7 @@ test('one run: every figure the issue asks for is in the table', () => {
   const text = renderRun(result(1000, 30_000, { errors: { 'M_LIMIT_EXCEEDED (retried)': 3 }, statuses: { accepted: 26_999, rejected: 1 } }), machine);
   assert.match(text, /^load\s+1,000 rooms x 20 events, --mode send/m);
   assert.match(text, /^machine\s+.+x \d+ cores, .+ Node v\d+/m);
-  assert.match(text, /2025-01-02 03:04 UTC/);
+  assert.match(text, /2025-01-02 03:04 UTC; load average 1\.5 -> 2\.3 during the measured phase/);
   assert.match(text, /events\/s\s+5,000 {2}\(20,000 of 20,000 events accepted in 4\.0 s/);
   assert.match(text, /input latency ms\s+p50 2\.50 {2}p95 7\.25 {2}p99 12\.5 {2}max 40\.0/);
   assert.match(text, /output lag ms\s+p50 3\.50 {2}p99 15\.0/);
@@ -85,7 +86,7 @@ test('sweep: one row per size and the memory-per-room verdict from 1,000 rooms u
   const runs = [result(10, 900_000), result(1000, 30_000), result(10_000, 40_000), result(100_000, 50_000)];
   const text = renderSweep(runs, 'rooms', machine);
   assert.match(text, /^rooms\s+events\s+events\/s/m);
-  assert.match(text, /^100,000\s+2,000,000\s+500,000\s+2\.50\s+7\.25\s+12\.5/m);
+  assert.match(text, /^100,000\s+2,000,000\s+500,000\s+1\.5-2\.3\s+2\.50\s+7\.25\s+12\.5/m);
   assert.match(memoryFlatness(runs, 'rooms')!, /1,000 to 100,000 rooms: 29\.3 KB \.\. 48\.8 KB, largest\/smallest = 1\.67x \(flat within 2x\)/);
   assert.match(memoryFlatness([result(1000, 10_000), result(100_000, 30_000)], 'rooms')!, /3\.00x \(NOT flat/);
   assert.is(memoryFlatness(runs, 'events'), undefined);
