@@ -401,6 +401,10 @@ export class RoomServerClient implements SubscriptionOwner {
     ws.on('pong', () => {
       this.#pongSeen = true;
     });
+    // the server's own pings prove it alive too (they still come while it has paused reading us)
+    ws.on('ping', () => {
+      this.#pongSeen = true;
+    });
     ws.on('error', () => undefined);
     ws.on('close', () => this.#onClose(ws));
     const hb = this.#opts.heartbeatMs ?? 30_000;

@@ -152,6 +152,11 @@ export class Connection implements OutputSink {
     else this.ws.resume();
   }
 
+  /** Reading is paused for the server's own reasons (requests in flight, RoomServer busy, shutdown), not the client's. */
+  get heldByServer(): boolean {
+    return this.#pauses.has('in_flight') || this.#pauses.has('limit_exceeded') || this.#pauses.has('closing');
+  }
+
   /** Whether reading is paused now (for tests and health). */
   get readingPaused(): boolean {
     return this.#paused;

@@ -5,9 +5,17 @@
  * connection is thus dropped after one to two intervals. (A client that
  * stops reading its socket for that long also stops answering pings and is
  * dropped; a resuming client subscribes again from its last position.)
+ * A connection whose reading the server paused itself is not judged.
  */
 export interface Beating {
   alive: boolean;
+  /**
+   * True while the server itself stopped reading this connection
+   * (backpressure): pongs cannot be read then, so silence proves nothing.
+   * Such a connection is still pinged (the client sees we are alive) but
+   * not judged.
+   */
+  readonly heldByServer?: boolean;
   readonly ws: { ping(): void; terminate(): void; readonly readyState: number; readonly OPEN: number };
 }
 
@@ -16,6 +24,7 @@ export function startHeartbeat(connections: () => Iterable<Beating>, intervalMs:
   const timer = setInterval(() => {
     for (const c of connections()) {
       if (c.ws.readyState !== c.ws.OPEN) continue;
+      if (c.heldByServer) c.alive = true;
       if (!c.alive) {
         onDead?.(c);
         c.ws.terminate();

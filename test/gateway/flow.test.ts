@@ -231,6 +231,27 @@ test('heartbeat drops a connection that stops answering pings and keeps one that
   }
 });
 
+test('a connection the server stopped reading (requests in flight) is not dropped for missing pongs', async () => {
+  const { rs, gw } = await setup({ heartbeatMs: 100, maxInFlightPerConnection: 2 });
+  const sock = await RawSocket.open(gw.url);
+  let pings = 0;
+  sock.ws.on('ping', () => pings++);
+  try {
+    const release = rs.hold();
+    sock.sendJson({ id: 'held', op: 'latest', room_id: '!r:x' }); // one in flight: reading pauses (2 / 2)
+    await until(() => rs.active === 1, 5000, 'request in flight');
+    await sleep(800); // eight heartbeats whose pongs the server cannot read
+    assert.ok(sock.open, 'still connected');
+    assert.ok(pings >= 3, `the server kept pinging (${pings})`);
+    release();
+    assert.is((await sock.reply('held')).ok, true);
+    assert.is((await sock.call({ id: 'next', op: 'latest', room_id: '!r:x' })).ok, true);
+  } finally {
+    sock.close();
+    await gw.close();
+  }
+});
+
 test('close: in-flight requests finish and are answered, then sockets close 1001 and new connections are refused', async () => {
   const { rs, gw } = await setup();
   const sock = await RawSocket.open(gw.url);
