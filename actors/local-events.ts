@@ -9,7 +9,8 @@ import type { JsonObject, JsonValue } from '../src/matrix/json.js';
 import type { RoomVersion } from '../src/matrix/room-versions.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
 import { stateKey } from '../src/matrix/state-key.js';
-import { signEventWithBytes } from '../src/matrix/signing.js';
+import { signEventWithBytes, prepareEventSigning, attachEventSignature } from '../src/matrix/signing.js';
+import type { CryptoPool } from './crypto-pool.js';
 import { computeEventId, eventIdFromReferenceHash, roomIdFromCreateEventId } from '../src/matrix/event-id.js';
 import { referenceHash, sha256 } from '../src/matrix/hashes.js';
 import { encodeBase64 } from '../src/matrix/base64.js';
@@ -50,6 +51,24 @@ export function buildPdu(rv: RoomVersion, a: BuildArgs, serverName: string, key:
 
 /** buildPdu, plus the event's ID (from the bytes just signed: no second canonical encoding). */
 export function buildSigned(rv: RoomVersion, a: BuildArgs, serverName: string, key: SigningKey): { pdu: JsonObject; eventId: string } {
+  const pdu = unsignedPdu(rv, a, serverName);
+  const signed = signEventWithBytes(pdu, serverName, key, rv);
+  return { pdu: signed.pdu, eventId: idFromSigned(rv, pdu, signed.signedBytes) };
+}
+
+/** buildSigned with the signature made on the crypto pool (a worker thread). */
+export async function buildSignedAsync(rv: RoomVersion, a: BuildArgs, serverName: string, key: SigningKey, pool: CryptoPool): Promise<{ pdu: JsonObject; eventId: string }> {
+  const pdu = unsignedPdu(rv, a, serverName);
+  const prepared = prepareEventSigning(pdu, rv);
+  attachEventSignature(prepared.pdu, pdu.signatures, serverName, key.keyId, await pool.sign(key, prepared.signedBytes));
+  return { pdu: prepared.pdu, eventId: idFromSigned(rv, pdu, prepared.signedBytes) };
+}
+
+function idFromSigned(rv: RoomVersion, pdu: JsonObject, signedBytes: Uint8Array): string {
+  return rv.eventIdFormat === 'v1' ? (pdu.event_id as string) : eventIdFromReferenceHash(sha256(signedBytes), rv);
+}
+
+function unsignedPdu(rv: RoomVersion, a: BuildArgs, serverName: string): JsonObject {
   let content = a.content;
   const pdu: JsonObject = {
     type: a.type,
@@ -70,9 +89,7 @@ export function buildSigned(rv: RoomVersion, a: BuildArgs, serverName: string, k
     delete content.redacts;
   }
   pdu.content = content;
-  const signed = signEventWithBytes(pdu, serverName, key, rv);
-  const eventId = rv.eventIdFormat === 'v1' ? (pdu.event_id as string) : eventIdFromReferenceHash(sha256(signed.signedBytes), rv);
-  return { pdu: signed.pdu, eventId };
+  return pdu;
 }
 
 /** The create event of a new room (v12: it has no room ID; the room ID comes from it). */
@@ -121,7 +138,7 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     rv.eventRefsWithHashes
       ? Promise.all(ids.map(async (id) => ({ id, json: (await room.events!.get(id))?.json })))
       : ids.map((id) => ({ id }));
-  const { pdu, eventId } = buildSigned(
+  const { pdu, eventId } = await buildSignedAsync(
     rv,
     {
       roomId: room.roomId,
@@ -135,6 +152,7 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     },
     deps.serverName,
     deps.signingKey,
+    deps.crypto,
   );
   return parsePdu(pdu, rv, { knownEventId: eventId });
 }

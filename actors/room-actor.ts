@@ -13,7 +13,8 @@ import type { MatrixEvent } from '../src/matrix/event.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import { roomVersion, DEFAULT_ROOM_VERSION, type RoomVersion } from '../src/matrix/room-versions.js';
 import { stateKey, type StateMap } from '../src/matrix/state-key.js';
-import { verifyEventSignatures, requiredSigners } from '../src/matrix/signing.js';
+import { planEventSignatures, requiredSigners, badSignature } from '../src/matrix/signing.js';
+import type { CryptoPool } from './crypto-pool.js';
 import { checkAuth } from '../src/auth/check.js';
 import { checkAuthEvents } from '../src/auth/auth-events.js';
 import { RoomServerError } from '../src/errors.js';
@@ -44,6 +45,8 @@ export interface RoomDeps {
   /** queue a message to this room's actor (used by fetches finishing later) */
   dispatch(roomId: string, msg: RoomMsg): void;
   park: ParkLimits;
+  /** where signatures are checked and made */
+  crypto: CryptoPool;
   /** backoff shared by all rooms: server -> earliest next attempt */
   backoff: Map<string, { until: number; delay: number }>;
 }
@@ -203,14 +206,15 @@ export class RoomLogic {
     if (!input.local) {
       const signers = requiredSigners(ev.json, rv);
       await this.deps.keys.ensure(signers);
-      const sig = verifyEventSignatures(
-        ev.json,
-        rv,
-        (server, keyId, atTs) => this.deps.keys.lookup(server, keyId, atTs, atTs !== undefined),
-        input.signedBytes,
-      );
+      const plan = planEventSignatures(ev.json, rv, (server, keyId, atTs) => this.deps.keys.lookup(server, keyId, atTs, atTs !== undefined), input.signedBytes);
       input.signedBytes = undefined;
-      if (!sig.ok) return rejectUnstored('bad_signature');
+      if (!plan.ok) return rejectUnstored('bad_signature');
+      const verified = await Promise.all(plan.checks.map((c) => this.deps.crypto.verify(c.publicKey, plan.bytes, c.signature)));
+      const bad = verified.indexOf(false);
+      if (bad >= 0) {
+        this.deps.log.debug({ eventId: ev.eventId, ...badSignature(plan.checks[bad]!) }, 'bad signature');
+        return rejectUnstored('bad_signature');
+      }
     }
 
     // Auth events: present (fetching missing ones), not rejected, the right ones.

@@ -44,6 +44,7 @@ import { EventCache } from '../actors/event-source.js';
 import { DEFAULT_PARK_LIMITS, type ParkLimits } from '../actors/missing-prev.js';
 import type { PreparedInput, Reply, RoomMsg } from '../actors/messages.js';
 import { buildCreateEvent } from '../actors/local-events.js';
+import { CryptoPool, defaultCryptoWorkers } from '../actors/crypto-pool.js';
 import { RoomQueries } from './queries.js';
 import { encodeInputForJournal, decodeJournalInput } from './journal-codec.js';
 
@@ -63,6 +64,8 @@ export interface RoomServerOptions {
   /** how long an input may wait for missing events (default 2 minutes) */
   inputDeadlineMs?: number;
   admission?: Partial<AdmissionLimits>;
+  /** worker threads for ed25519 (default: one per core beyond the first, at most 4; 0 = inline) */
+  cryptoWorkers?: number;
   park?: Partial<ParkLimits>;
   logger?: Logger;
 }
@@ -93,6 +96,7 @@ export class RoomServer implements RoomServerApi {
   private readonly log: Logger;
   private readonly deadlineMs: number;
   private readonly cache = new EventCache();
+  private readonly crypto: CryptoPool;
   /** inputs queued or running, by event ID: a second copy joins the first */
   private readonly pending = new Map<string, Pending>();
   /** room ID -> room version, for routing and parsing */
@@ -124,6 +128,7 @@ export class RoomServer implements RoomServerApi {
     });
     this.hub = new SubscriptionHub(this.adapter);
     this.admission = new Admission({ ...DEFAULT_ADMISSION, ...o.opts.admission });
+    this.crypto = new CryptoPool(o.opts.cryptoWorkers ?? defaultCryptoWorkers());
     this.supervisor = new Supervisor(
       {
         store: this.adapter,
@@ -136,6 +141,7 @@ export class RoomServer implements RoomServerApi {
         publish: (outs) => this.hub.publish(outs),
         prepare: (pdu, rv, kind, extra) => this.prepare(pdu, rv, kind, extra),
         park: { ...DEFAULT_PARK_LIMITS, ...o.opts.park },
+        crypto: this.crypto,
         backoff: new Map(),
       },
       { idleMs: o.opts.idleTimeoutMs ?? 30_000 },
@@ -476,6 +482,7 @@ export class RoomServer implements RoomServerApi {
     this.hub.closeAll();
     await Promise.allSettled([...this.inFlight]);
     this.closed = true;
+    await this.crypto.close();
     await this.store.close();
   }
 

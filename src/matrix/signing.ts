@@ -92,11 +92,24 @@ export function signEvent(pdu: JsonObject, serverName: string, key: SigningKey, 
  * so a v3+ event ID) is computed over.
  */
 export function signEventWithBytes(pdu: JsonObject, serverName: string, key: SigningKey, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer } {
+  const prepared = prepareEventSigning(pdu, rv);
+  attachEventSignature(prepared.pdu, pdu.signatures, serverName, key.keyId, signBytes(key, prepared.signedBytes));
+  return prepared;
+}
+
+/**
+ * The first half of signEvent: a copy with `hashes` set, and the bytes to
+ * sign. For callers that sign elsewhere (a worker thread), then call
+ * attachEventSignature.
+ */
+export function prepareEventSigning(pdu: JsonObject, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer } {
   const out: JsonObject = { ...pdu, hashes: { sha256: contentHash(pdu) } };
-  const signedBytes = Buffer.from(redactedCanonicalJson(out, rv), 'utf8');
-  const sig = encodeBase64(signBytes(key, signedBytes));
-  out.signatures = addSignature(pdu.signatures, serverName, key.keyId, sig);
-  return { pdu: out, signedBytes };
+  return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8') };
+}
+
+/** The second half: adds the signature (raw bytes) to the prepared copy, keeping earlier signatures. */
+export function attachEventSignature(prepared: JsonObject, earlier: JsonValue | undefined, serverName: string, keyId: string, signature: Uint8Array): void {
+  prepared.signatures = addSignature(earlier, serverName, keyId, encodeBase64(signature));
 }
 
 /** A 3PID invite: its sender's server need not have signed it (see requiredSigners). */
@@ -155,28 +168,38 @@ export type EventSignatureResult =
       readonly message: string;
     };
 
-function fail(reason: SignatureFailureReason, server: string, message: string, keyId?: string): EventSignatureResult {
+type SignatureFailure = Extract<EventSignatureResult, { ok: false }>;
+
+function fail(reason: SignatureFailureReason, server: string, message: string, keyId?: string): SignatureFailure {
   return keyId === undefined ? { ok: false, reason, server, message } : { ok: false, reason, server, keyId, message };
 }
 
+/** One signature to verify: `signature` by `publicKey` over the signed bytes. */
+export interface SignatureCheck {
+  readonly server: string;
+  readonly keyId: string;
+  readonly publicKey: string;
+  readonly signature: string;
+}
+
 /**
- * Checks one server's signatures on `signed` (the redacted event's
- * canonical bytes). Per "Checking for a Signature": signatures with
- * algorithms other than ed25519 and keys we do not know are skipped; at
- * least one must remain, and every one by a known key must verify.
+ * Plans the checks of one server's signatures. Per "Checking for a
+ * Signature": signatures with algorithms other than ed25519 and keys we do
+ * not know are skipped; at least one must remain, and every one by a known
+ * key must verify (the caller verifies the returned checks).
  */
-function checkServer(
+function planServer(
   signatures: JsonValue | undefined,
   server: string,
-  signed: Uint8Array,
   keyLookup: KeyLookup,
   atTs: number | undefined,
-): EventSignatureResult | undefined {
+  out: SignatureCheck[],
+): SignatureFailure | undefined {
   if (!isJsonObject(signatures)) return fail('missing_signature', server, 'event has no signatures');
   const mine = signatures[server];
   if (mine === undefined) return fail('missing_signature', server, `no signature from ${server}`);
   if (!isJsonObject(mine)) return fail('malformed_signatures', server, `signatures of ${server} are not an object`);
-  let verified = 0;
+  let known = 0;
   let any = false;
   for (const keyId in mine) {
     any = true;
@@ -185,15 +208,20 @@ function checkServer(
     if (typeof sig !== 'string') return fail('malformed_signatures', server, `signature ${server} ${keyId} is not a string`, keyId);
     const pub = keyLookup(server, keyId, atTs);
     if (pub === undefined) continue;
-    if (!verifyBytes(pub, signed, sig)) return fail('bad_signature', server, `signature of ${server} with ${keyId} does not verify`, keyId);
-    verified++;
+    out.push({ server, keyId, publicKey: pub, signature: sig });
+    known++;
   }
-  if (verified === 0) {
+  if (known === 0) {
     return any
       ? fail('unknown_key', server, `no signature of ${server} by a known key${atTs !== undefined ? ` valid at ${atTs}` : ''}`)
       : fail('missing_signature', server, `no signature from ${server}`);
   }
   return undefined;
+}
+
+/** The failure for a check that did not verify. */
+export function badSignature(c: SignatureCheck): SignatureFailure {
+  return fail('bad_signature', c.server, `signature of ${c.server} with ${c.keyId} does not verify`, c.keyId);
 }
 
 function keyTime(pdu: JsonObject, rv: RoomVersion): number | undefined {
@@ -213,6 +241,23 @@ export function verifyEventSignatures(
   keyLookup: KeyLookup,
   signedBytes?: Uint8Array,
 ): EventSignatureResult {
+  const plan = planEventSignatures(pdu, rv, keyLookup, signedBytes);
+  if (!plan.ok) return plan;
+  for (const c of plan.checks) if (!verifyBytes(c.publicKey, plan.bytes, c.signature)) return badSignature(c);
+  return { ok: true, servers: plan.servers };
+}
+
+/**
+ * The signature checks an event needs (see verifyEventSignatures), without
+ * running them: for callers that verify elsewhere (a worker thread). Every
+ * returned check must verify over `bytes` for the event to pass.
+ */
+export function planEventSignatures(
+  pdu: JsonObject,
+  rv: RoomVersion,
+  keyLookup: KeyLookup,
+  signedBytes?: Uint8Array,
+): { ok: true; servers: readonly string[]; bytes: Uint8Array; checks: SignatureCheck[] } | SignatureFailure {
   const servers = requiredSigners(pdu, rv);
   if (servers.length === 0 && !isThirdPartyInvite(pdu)) {
     return fail('malformed_signatures', '', 'cannot tell which server must sign: sender has no server name');
@@ -226,11 +271,12 @@ export function verifyEventSignatures(
     }
   }
   const atTs = keyTime(pdu, rv);
+  const checks: SignatureCheck[] = [];
   for (const server of servers) {
-    const r = checkServer(pdu.signatures, server, bytes, keyLookup, atTs);
+    const r = planServer(pdu.signatures, server, keyLookup, atTs, checks);
     if (r) return r;
   }
-  return { ok: true, servers };
+  return { ok: true, servers, bytes, checks };
 }
 
 /**
@@ -252,5 +298,9 @@ export function verifyEventSignedBy(
       return fail('malformed_signatures', serverName, `event cannot be encoded: ${(e as Error).message}`);
     }
   }
-  return checkServer(pdu.signatures, serverName, bytes, keyLookup, keyTime(pdu, rv)) ?? { ok: true, servers: [serverName] };
+  const checks: SignatureCheck[] = [];
+  const failed = planServer(pdu.signatures, serverName, keyLookup, keyTime(pdu, rv), checks);
+  if (failed) return failed;
+  for (const c of checks) if (!verifyBytes(c.publicKey, bytes, c.signature)) return badSignature(c);
+  return { ok: true, servers: [serverName] };
 }

@@ -1,0 +1,134 @@
+/**
+ * ed25519 on worker threads. Signature checks and signing are the largest
+ * single cost of an event; on a machine with more than one core they run
+ * here, beside the main thread, while the room actors go on with other
+ * rooms. Jobs asked for in the same turn of the event loop travel to a
+ * worker as one message. With `size` 0 everything runs inline.
+ */
+import { Worker } from 'node:worker_threads';
+import { cpus } from 'node:os';
+import { sign } from 'node:crypto';
+import type { Job } from './crypto-worker.js';
+import { verifyBytes, type SigningKey } from '../src/matrix/ed25519.js';
+
+interface Pending {
+  job: Job;
+  resolve: (r: boolean | Uint8Array) => void;
+  reject: (e: unknown) => void;
+}
+
+interface W {
+  worker: Worker;
+  inFlight: Map<number, Pending[]>;
+  jobs: number;
+}
+
+/** A sensible pool size: one worker per core beyond the main thread's. */
+export function defaultCryptoWorkers(): number {
+  return Math.max(0, Math.min(4, cpus().length - 1));
+}
+
+export class CryptoPool {
+  private readonly workers: W[] = [];
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private nextId = 1;
+  private closed = false;
+
+  constructor(readonly size = defaultCryptoWorkers()) {
+    const url = new URL('./crypto-worker.ts', import.meta.url);
+    // the worker is TypeScript: load it through tsx (V8 flags of the main thread are not valid here)
+    const execArgv = ['--import', 'tsx'];
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(url, { execArgv });
+      const w: W = { worker, inFlight: new Map(), jobs: 0 };
+      worker.on('message', (m: { id: number; results: Array<boolean | Uint8Array> }) => {
+        const batch = w.inFlight.get(m.id);
+        if (!batch) return;
+        w.inFlight.delete(m.id);
+        w.jobs -= batch.length;
+        if (w.inFlight.size === 0) w.worker.unref();
+        batch.forEach((p, i) => p.resolve(m.results[i]!));
+      });
+      worker.on('error', (e) => this.fail(w, e));
+      worker.on('exit', () => this.fail(w, new Error('crypto worker exited')));
+      worker.unref();
+      this.workers.push(w);
+    }
+  }
+
+  private fail(w: W, e: unknown): void {
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    // what it held runs inline instead: nothing is lost
+    for (const batch of w.inFlight.values()) for (const p of batch) this.runInline(p);
+    w.inFlight.clear();
+    if (!this.closed && e) process.emitWarning(`crypto worker failed: ${(e as Error).message ?? e}`);
+  }
+
+  private runInline(p: Pending): void {
+    try {
+      const j = p.job;
+      p.resolve(j.op === 'verify' ? verifyBytes(j.publicKey, j.data, j.signature) : signInline(j.seed, j.data));
+    } catch (e) {
+      p.reject(e);
+    }
+  }
+
+  private push(job: Job): Promise<boolean | Uint8Array> {
+    return new Promise((resolve, reject) => {
+      const p = { job, resolve, reject };
+      if (this.workers.length === 0 || this.closed) return this.runInline(p);
+      this.queue.push(p);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const jobs = this.queue;
+    this.queue = [];
+    if (jobs.length === 0) return;
+    if (this.workers.length === 0) {
+      for (const p of jobs) this.runInline(p);
+      return;
+    }
+    // split across workers, least loaded first
+    const per = Math.ceil(jobs.length / this.workers.length);
+    const ws = [...this.workers].sort((a, b) => a.jobs - b.jobs);
+    for (let i = 0, k = 0; i < jobs.length; i += per, k++) {
+      const w = ws[k % ws.length]!;
+      const batch = jobs.slice(i, i + per);
+      const id = this.nextId++;
+      w.inFlight.set(id, batch);
+      w.jobs += batch.length;
+      // referenced only while it holds jobs, so an idle pool never keeps the process alive
+      w.worker.ref();
+      w.worker.postMessage({ id, jobs: batch.map((p) => p.job) });
+    }
+  }
+
+  async verify(publicKey: string, data: Uint8Array, signature: string): Promise<boolean> {
+    return (await this.push({ op: 'verify', publicKey, data, signature })) as boolean;
+  }
+
+  async sign(key: SigningKey, data: Uint8Array): Promise<Buffer> {
+    const r = (await this.push({ op: 'sign', seed: key.seed, data })) as Uint8Array;
+    return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const ws = this.workers.splice(0);
+    for (const w of ws) for (const batch of w.inFlight.values()) for (const p of batch) this.runInline(p);
+    await Promise.all(ws.map((w) => w.worker.terminate()));
+  }
+}
+
+function signInline(seed: Uint8Array, data: Uint8Array): Uint8Array {
+  const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+  return sign(null, data, { key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}

@@ -1,0 +1,35 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CryptoPool } from '../../actors/crypto-pool.js';
+import { generateSigningKey, signBytes, verifyBytes } from '../../src/matrix/ed25519.js';
+import { encodeBase64 } from '../../src/matrix/base64.js';
+
+for (const size of [0, 1, 2]) {
+  test(`pool of ${size}: signatures match inline ones and verify; tampered data fails`, async () => {
+    const pool = new CryptoPool(size);
+    const key = generateSigningKey();
+    const datas = Array.from({ length: 50 }, (_, i) => Buffer.from(`message ${i}`));
+    const sigs = await Promise.all(datas.map((d) => pool.sign(key, d)));
+    for (let i = 0; i < datas.length; i++) assert.ok(sigs[i]!.equals(signBytes(key, datas[i]!)), 'ed25519 is deterministic');
+    const ok = await Promise.all(datas.map((d, i) => pool.verify(key.publicKeyBase64, d, encodeBase64(sigs[i]!))));
+    assert.ok(ok.every(Boolean));
+    const bad = await Promise.all(datas.map((d, i) => pool.verify(key.publicKeyBase64, Buffer.concat([d, Buffer.from('!')]), encodeBase64(sigs[i]!))));
+    assert.ok(bad.every((x) => x === false));
+    assert.not.ok(await pool.verify('not a key', datas[0]!, encodeBase64(sigs[0]!)));
+    assert.ok(verifyBytes(key.publicKeyBase64, datas[0]!, encodeBase64(sigs[0]!)));
+    await pool.close();
+  });
+}
+
+test('jobs still pending at close are finished inline', async () => {
+  const pool = new CryptoPool(1);
+  const key = generateSigningKey();
+  const p = Promise.all(Array.from({ length: 20 }, (_, i) => pool.sign(key, Buffer.from(`m${i}`))));
+  await new Promise((r) => setImmediate(r));
+  await pool.close();
+  const sigs = await p;
+  assert.is(sigs.length, 20);
+  assert.ok(sigs.every((s, i) => s.equals(signBytes(key, Buffer.from(`m${i}`)))));
+});
+
+test.run();
