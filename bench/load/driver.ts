@@ -346,9 +346,11 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
 
   const after = await safeMemory();
   if (after) memory.after = after;
-  if (baseline && after) {
-    memory.heapPerRoomBytes = (after.heapUsedBytes - baseline.heapUsedBytes) / o.rooms;
-    memory.rssPerRoomBytes = (after.rssBytes - baseline.rssBytes) / o.rooms;
+  // per room the run actually made (fewer than asked when setup failed or the run was stopped)
+  const madeRooms = models.filter((m) => m.accepted.length > 0).length;
+  if (baseline && after && madeRooms > 0) {
+    memory.heapPerRoomBytes = (after.heapUsedBytes - baseline.heapUsedBytes) / madeRooms;
+    memory.rssPerRoomBytes = (after.rssBytes - baseline.rssBytes) / madeRooms;
   }
   const diskAfter = await target.diskBytes();
   const disk: LoadResult['disk'] =

@@ -93,6 +93,8 @@ export async function main(argv: readonly string[], io: MainIo): Promise<MainRes
       await target.close();
     }
     const r = runs[runs.length - 1]!;
+    // a long sweep keeps what it has measured so far
+    if (options.json && options.sweep) await writeFile(options.json, JSON.stringify(jsonReport(options, runs, machine), null, 2) + '\n');
     if (options.sweep) note(`  ${Math.round(r.load.eventsPerSec)} events/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, verification ${r.verification ? (r.verification.ok ? 'ok' : 'FAILED') : 'skipped'}`);
   }
 

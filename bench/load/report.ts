@@ -170,7 +170,7 @@ export function renderSweep(results: LoadResult[], name: string, machine: Machin
     r.disk.bytesPerEvent !== undefined ? fmtBytes(r.disk.bytesPerEvent) : '-',
     r.setup.seconds.toFixed(1),
     errorsText(r) === 'none' ? '0' : String(Object.values(r.errors).reduce((a, b) => a + b, 0) + Object.entries(r.statuses).filter(([k]) => k !== 'accepted').reduce((a, [, v]) => a + v, 0) + r.skipped),
-    r.verification ? (r.verification.ok ? 'ok' : 'FAILED') : '-',
+    r.interrupted ? 'interrupted' : r.verification ? (r.verification.ok ? 'ok' : 'FAILED') : '-',
   ]);
   const first = results[0]!;
   const out: string[] = [];
@@ -196,7 +196,7 @@ export function renderSweep(results: LoadResult[], name: string, machine: Machin
 /** For a rooms sweep: heap per room, largest over smallest, among runs with at least 1,000 rooms. */
 export function memoryFlatness(results: LoadResult[], name: string): string | undefined {
   if (name !== 'rooms') return undefined;
-  const big = results.filter((r) => r.rooms >= 1000 && r.memory.heapPerRoomBytes !== undefined && r.memory.heapPerRoomBytes > 0);
+  const big = results.filter((r) => !r.interrupted && r.rooms >= 1000 && r.memory.heapPerRoomBytes !== undefined && r.memory.heapPerRoomBytes > 0);
   if (big.length < 2) return undefined;
   const per = big.map((r) => r.memory.heapPerRoomBytes!);
   const ratio = Math.max(...per) / Math.min(...per);

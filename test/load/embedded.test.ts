@@ -165,9 +165,23 @@ test('a sweep runs once per value, each on a fresh server, and prints one row pe
   assert.equal(r.runs.map((x) => x.statuses.accepted), [2 * 8, 3 * 8]);
   const text = io.stdout();
   assert.match(text, /sweep\s+rooms = 2, 3/);
-  assert.match(text, /^rooms\s+events\s+events\/s\s+p50 ms/m);
+  assert.match(text, /^rooms\s+events\s+events\/s\s+load avg\s+p50 ms/m);
   assert.match(text, /^2\s+4\s+[\d,]+/m);
   assert.match(text, /^3\s+6\s+[\d,]+/m);
+});
+
+test('stopped part way (Ctrl-C): the report covers what ran, says so, and the exit code is 1', async () => {
+  const io = captureIo();
+  let calls = 0;
+  const r = await main(['--embedded', '--rooms', '3', '--events', '50', '--no-progress'], { ...io, aborted: () => ++calls > 40 });
+  assert.is(r.code, 1);
+  const run = r.runs[0]!;
+  assert.ok(run.interrupted);
+  assert.ok(run.load.events > 0 && run.load.events < 150, `ran ${run.load.events} events`);
+  assert.is(run.latencyMs.count, run.load.requests);
+  assert.is(run.verification, undefined);
+  assert.match(io.stdout(), /INTERRUPTED/);
+  assert.match(io.stdout(), /verification\s+skipped \(interrupted\)/);
 });
 
 test.after(() => {

@@ -90,6 +90,10 @@ test('sweep: one row per size and the memory-per-room verdict from 1,000 rooms u
   assert.match(memoryFlatness(runs, 'rooms')!, /1,000 to 100,000 rooms: 29\.3 KB \.\. 48\.8 KB, largest\/smallest = 1\.67x \(flat within 2x\)/);
   assert.match(memoryFlatness([result(1000, 10_000), result(100_000, 30_000)], 'rooms')!, /3\.00x \(NOT flat/);
   assert.is(memoryFlatness(runs, 'events'), undefined);
+  // a run stopped part way says nothing about memory per room
+  const stopped = [...runs.slice(0, 3), result(100_000, 5_000, { interrupted: true })];
+  assert.match(memoryFlatness(stopped, 'rooms')!, /1,000 to 10,000 rooms/);
+  assert.match(renderSweep(stopped, 'rooms', machine), /^100,000\s.*interrupted$/m);
 });
 
 test('JSON report: options, machine, runs, limits', () => {
