@@ -556,8 +556,14 @@ export class RoomServerClient implements SubscriptionOwner {
     if (sub.ended || !this.#allSubs.has(sub) || this.#state === 'closed') return;
     try {
       await this.#request('subscribe', sub.resumeParams(), (reply) => {
-        sub.serverId = String(reply.subscription);
-        this.#subs.set(sub.serverId, sub);
+        const serverId = String(reply.subscription);
+        if (sub.ended || !this.#allSubs.has(sub)) {
+          // closed by the consumer while resuming: end it on the server too
+          this.request('unsubscribe', { subscription: serverId }).catch(() => undefined);
+          return;
+        }
+        sub.serverId = serverId;
+        this.#subs.set(serverId, sub);
       });
     } catch (e) {
       const err = toError(e);
