@@ -5,10 +5,11 @@
  *
  * - Each call has a time limit (`timeoutMs`, covering connecting too).
  * - After a failure that says the peer is unreachable or unwell (connection
- *   failure, timeout, M_LIMIT_EXCEEDED, M_FORBIDDEN, M_UNKNOWN) the peer is
- *   skipped for a backoff period that doubles with each failure in a row
- *   (`minBackoffMs` .. `maxBackoffMs`); a success resets it. An answer such
- *   as M_NOT_FOUND means the peer is fine and does not count.
+ *   failure or loss, timeout, token refused at connect, M_LIMIT_EXCEEDED,
+ *   M_UNKNOWN) the peer is skipped for a backoff period that doubles with
+ *   each failure in a row (`minBackoffMs` .. `maxBackoffMs`); a success
+ *   resets it. An answer such as M_NOT_FOUND or M_FORBIDDEN (this event is
+ *   not visible to us) means the peer is fine and does not count.
  * - It never asks our own server name, even when configured.
  * - One connection per peer, opened on first use and re-opened after loss.
  */
@@ -48,8 +49,12 @@ interface PeerState {
   client: Promise<RoomServerClient> | undefined;
 }
 
-/** Failures that say nothing bad about the peer itself. */
-const HEALTHY_CODES = new Set(['M_NOT_FOUND', 'M_MISSING_PARAM', 'M_INVALID_PARAM', 'M_BAD_JSON', 'M_UNSUPPORTED_ROOM_VERSION', 'M_TOO_LARGE']);
+/** Failures that say the peer is unreachable or unwell (others are answers: not found, not allowed, bad request). */
+const UNWELL_REASONS = new Set(['timeout', 'connection_lost', 'connect_failed', 'unauthorized', 'unavailable', 'peer_error']);
+
+function peerUnwell(err: RoomServerError): boolean {
+  return (err.reason !== undefined && UNWELL_REASONS.has(err.reason)) || err.code === 'M_LIMIT_EXCEEDED' || err.code === 'M_UNKNOWN';
+}
 
 export class WsPeerFetcher implements PeerFetcher {
   readonly #opts: Required<Omit<WsPeerFetcherOptions, 'logger' | 'now'>>;
@@ -137,7 +142,7 @@ export class WsPeerFetcher implements PeerFetcher {
       return result;
     } catch (e) {
       const err = e instanceof RoomServerError ? e : new RoomServerError('M_UNKNOWN', String((e as Error)?.message ?? e), 'peer_error');
-      if (!HEALTHY_CODES.has(err.code)) this.#fail(server, st, op, err);
+      if (peerUnwell(err)) this.#fail(server, st, op, err);
       throw err;
     } finally {
       if (timer) clearTimeout(timer);

@@ -102,6 +102,9 @@ test('a call over its time limit fails, and the server is then skipped with doub
     // an answer like M_NOT_FOUND says the peer is fine: no backoff
     assert.is((await rejection(f.stateIds('a.test', '!r:a.test', '$unknown'))).code, 'M_NOT_FOUND');
     assert.is(f.backoffRemaining('a.test'), 0);
+    rs.failNext = new RoomServerError('M_FORBIDDEN', 'b.test may not see $x');
+    assert.is((await rejection(f.events('a.test', ['$x']))).code, 'M_FORBIDDEN');
+    assert.is(f.backoffRemaining('a.test'), 0, 'a refusal of one request is an answer, not a failure');
   } finally {
     await f.close();
     await gw.close();
