@@ -70,6 +70,9 @@ for (const binary of [false, true]) {
         if (outs.length === 10) break;
       }
       assert.equal(outs.map((o) => o.pos), Array.from({ length: 10 }, (_, i) => head0 + i + 1));
+      // leaving the loop unsubscribed on the server
+      for (let i = 0; i < 200 && rs.stats().subscriptions > 0; i++) await sleep(10);
+      assert.is(rs.stats().subscriptions, 0);
       const msgOut = outs[8] as NewRoomEventOutput;
       assert.is(msgOut.type, 'new_room_event');
       assert.is(msgOut.event_id, s1.event_id);
