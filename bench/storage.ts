@@ -13,7 +13,7 @@
  *
  *   node --import tsx bench/storage.ts [--rooms 1000] [--seconds 3] [--events 100000] [--members 10000]
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,17 @@ const SECONDS = arg('seconds', 3);
 const EVENTS = arg('events', 100_000);
 const MEMBERS = arg('members', 10_000);
 const REPEATS = arg('repeats', 3);
+
+/** CPU milliseconds used so far by this process's main thread (Linux; NaN elsewhere). */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 function dirSize(dir: string): number {
   let n = 0;
@@ -111,9 +122,9 @@ async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitU
   return u;
 }
 
-async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; cpuUs: number }> {
+async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; cpuUs: number; mainUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
-  const store = await Store.open(dir, { fsync, groupCommit: group });
+  const store = await Store.open(dir, { fsync, groupCommit: group, nidCacheSize: Number(process.env.NID_CACHE ?? 100_000) });
   const rooms: RoomSim[] = [];
   const setup = store.unit();
   for (let i = 0; i < ROOMS; i++) {
@@ -129,6 +140,7 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   const deadline = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
   const writes0 = store.commitStats.writes;
   let units = 0;
   // Each room builds a unit, submits it, and waits for it before the next
@@ -148,10 +160,11 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   );
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const mainMs = mainThreadCpuMs() - main0;
   const writes = store.commitStats.writes - writes0;
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  return { units, seconds, writes, cpuUs: (cpu.user + cpu.system) / Math.max(1, units) };
+  return { units, seconds, writes, cpuUs: (cpu.user + cpu.system) / Math.max(1, units), mainUs: (mainMs * 1000) / Math.max(1, units) };
 }
 
 async function efficiency(): Promise<Record<string, number>> {
@@ -236,21 +249,27 @@ function median(xs: number[]): number {
 const ONLY = process.argv.includes('--only-group');
 const rows: string[][] = [];
 const CONFIGS: ReadonlyArray<readonly [group: boolean, fsync: boolean, depth: number]> = ONLY
-  ? [[true, false, 4]]
+  ? [[true, false, Number(process.env.DEPTH ?? 4)]]
   : [[true, false, 1], [true, false, 4], [false, false, 1], [true, true, 1], [true, true, 4], [false, true, 1]];
 for (const [group, fsync, depth] of CONFIGS) {
   const rates: number[] = [];
   const perWrite: number[] = [];
   const cpu: number[] = [];
+  const main: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     const r = await throughput(fsync, group, depth);
     rates.push(r.units / r.seconds);
     perWrite.push(r.units / Math.max(1, r.writes));
     cpu.push(r.cpuUs);
+    main.push(r.mainUs);
   }
-  rows.push([group ? 'group commit' : 'one write per unit', fsync ? 'yes' : 'no', String(ROOMS), String(depth), Math.round(median(rates)).toLocaleString('en-US'), median(perWrite).toFixed(1), median(cpu).toFixed(1), rates.map((x) => Math.round(x)).join(' / ')]);
+  rows.push([
+    group ? 'group commit' : 'one write per unit', fsync ? 'yes' : 'no', String(ROOMS), String(depth),
+    Math.round(median(rates)).toLocaleString('en-US'), median(perWrite).toFixed(1), median(cpu).toFixed(1), median(main).toFixed(1),
+    rates.map((x) => Math.round(x)).join(' / '),
+  ]);
 }
-const header = ['mode', 'fsync', 'rooms', 'in flight/room', 'units/s (median)', 'units/write', 'CPU us/unit', 'runs'];
+const header = ['mode', 'fsync', 'rooms', 'in flight/room', 'units/s (median)', 'units/write', 'CPU us/unit (all threads)', 'main thread us/unit', 'runs'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
 console.log(`commit throughput (${ROOMS} rooms committing concurrently, ${SECONDS}s per run, ${REPEATS} runs)`);

@@ -1,10 +1,17 @@
 /**
- * The single committer. Units of many rooms are queued; one LevelDB write is
- * in flight at a time, and while it is, the next units gather; then they are
- * all written in one batch (group commit). A unit is never split across
- * writes. The committer assigns output positions in write order, so the
- * output log is gap-free: positions are handed out only while forming the
- * batch that writes them, and taken back if that write fails.
+ * The single committer. One LevelDB write is in flight at a time; units
+ * submitted meanwhile are copied straight into the next (open) native batch,
+ * and when the write in flight returns, the open batch is written with all
+ * of them (group commit). A unit is never split across writes.
+ *
+ * Copying at submit time (rather than when the write starts) lets a unit's
+ * encoded buffers die young: the garbage collector never has to move them.
+ *
+ * The committer assigns output positions as units are copied, which is the
+ * order batches are written in, so the output log is gap-free. A failed
+ * write is fatal: that batch's units and every later one are rejected and
+ * the store accepts no more commits (reopen it), so nothing written later
+ * can refer to a record of the failed batch.
  *
  * With `group: false` every unit is its own write (for comparison in the
  * benchmark); writes stay serial so the log stays gap-free.
@@ -21,14 +28,6 @@ export interface CommitResult {
   readonly outputPositions: number[];
 }
 
-interface Queued {
-  unit: CommitUnit;
-  resolve: (r: CommitResult) => void;
-  reject: (e: unknown) => void;
-}
-
-const EMPTY = Buffer.alloc(0);
-
 export interface CommitterOptions {
   fsync: boolean;
   group: boolean;
@@ -42,13 +41,64 @@ export interface CommitStats {
   ops: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+const NO_POSITIONS: number[] = [];
+
+type ChainedBatch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>;
+
+/** A native batch being filled with the units submitted while another write is in flight. */
+class OpenBatch {
+  readonly batch: ChainedBatch;
+  private readonly raw: { _put?: (k: Buffer, v: Buffer) => void; _del?: (k: Buffer) => void };
+  private first = true;
+  units = 0;
+  ops = 0;
+  readonly items: PendingItem[] = [];
+  readonly waiters: Array<{ resolve: (r: CommitResult) => void; reject: (e: unknown) => void; positions: number[] }> = [];
+  /** The last room record of each room (earlier ones would be overwritten in the same batch anyway). */
+  readonly rooms = new Map<number, RoomRecord>();
+  /** The last output position of each room in this batch. */
+  readonly lastPos = new Map<number, number>();
+  readonly put: (k: Buffer, v: Buffer) => void;
+  readonly del: (k: Buffer) => void;
+
+  constructor(db: ClassicLevel<Buffer, Buffer>) {
+    this.batch = db.batch();
+    // The chained batch's public put() re-validates and re-encodes every
+    // key and value (they are Buffers already). After the first op (which
+    // keeps the batch's own op count non-zero, so write() does not skip it)
+    // ops go straight to the native batch when that method exists.
+    this.raw = this.batch as unknown as { _put?: (k: Buffer, v: Buffer) => void; _del?: (k: Buffer) => void };
+    this.put = (k, v) => {
+      this.ops++;
+      if (this.first || this.raw._put === undefined) {
+        this.first = false;
+        this.batch.put(k, v);
+      } else {
+        this.raw._put(k, v);
+      }
+    };
+    this.del = (k) => {
+      this.ops++;
+      if (this.first || this.raw._del === undefined) {
+        this.first = false;
+        this.batch.del(k);
+      } else {
+        this.raw._del(k);
+      }
+    };
+  }
+}
+
 export class GroupCommitter {
-  private queue: Queued[] = [];
-  private running = false;
+  private readonly batches: OpenBatch[] = [];
+  private writing = false;
+  private inFlight: OpenBatch | undefined;
   private nextPos: number;
   private head: number;
+  private failed: RoomServerError | undefined;
   private idleWaiters: Array<() => void> = [];
-  /** Last output position assigned per room (so a room record never names an older one). */
+  /** Last output position per room in the batches written or being written (so a room record never names an older one). */
   private readonly lastPosByRoom = new Map<number, number>();
   readonly stats: CommitStats = { writes: 0, units: 0, ops: 0 };
 
@@ -56,8 +106,6 @@ export class GroupCommitter {
     private readonly db: ClassicLevel<Buffer, Buffer>,
     private readonly opts: CommitterOptions,
     outputHead: number,
-    /** Called after each successful write with the new output head. */
-    private readonly onWritten: (head: number) => void = () => {},
   ) {
     this.nextPos = outputHead + 1;
     this.head = outputHead;
@@ -70,133 +118,121 @@ export class GroupCommitter {
 
   submit(unit: CommitUnit): Promise<CommitResult> {
     unit.seal();
-    return new Promise((resolve, reject) => {
-      this.queue.push({ unit, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        // Let the units produced in this turn of the event loop join the first write.
-        setImmediate(() => void this.run());
-      }
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    let ob = this.batches[this.batches.length - 1];
+    const cap = this.opts.group ? this.opts.maxGroupUnits : 1;
+    if (ob === undefined || ob === this.inFlight || ob.units >= cap) {
+      ob = new OpenBatch(this.db);
+      this.batches.push(ob);
+    }
+    const promise = new Promise<CommitResult>((resolve, reject) => {
+      ob.waiters.push({ resolve, reject, positions: NO_POSITIONS });
     });
+    this.copy(ob, unit);
+    if (!this.writing) {
+      this.writing = true;
+      // Let the units produced in this turn of the event loop join the first write.
+      setImmediate(() => void this.run());
+    }
+    return promise;
+  }
+
+  /** Copies a unit (and the pending records it needs) into an open batch. */
+  private copy(ob: OpenBatch, unit: CommitUnit): void {
+    const { put, del } = ob;
+    const include = (item: PendingItem): void => {
+      if (item.state !== PENDING) return; // already durable, or in this or an earlier batch
+      item.state = WRITING;
+      for (const d of item.deps) include(d);
+      item.write(put);
+      ob.items.push(item);
+    };
+    if (unit.deps !== undefined) for (const d of unit.deps) include(d);
+    if (unit.outputs.length > 0) {
+      const positions: number[] = [];
+      for (const o of unit.outputs) {
+        const pos = this.nextPos++;
+        positions.push(pos);
+        ob.lastPos.set(o.roomNid, pos);
+        put(nidKey(T_OUTPUT, pos), o.bytes);
+        put(nid2Key(T_OUTPUT_BY_ROOM, o.roomNid, pos), EMPTY);
+      }
+      ob.waiters[ob.waiters.length - 1]!.positions = positions;
+    }
+    if (unit.rooms !== undefined) {
+      for (const [roomNid, rec] of unit.rooms) {
+        ob.rooms.delete(roomNid);
+        ob.rooms.set(roomNid, rec);
+      }
+    }
+    const u = unit.ops;
+    for (let i = 0; i < u.length; i += 2) {
+      const v = u[i + 1];
+      if (v === null) del(u[i]!);
+      else put(u[i]!, v!);
+    }
+    ob.units++;
+    // The native batch holds copies now: let the unit's buffers go.
+    unit.release();
   }
 
   /** Resolves once every unit submitted so far is written (or failed). */
   idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (!this.writing) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async run(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const take = this.opts.group ? this.opts.maxGroupUnits : 1;
-        const group = this.queue.splice(0, take);
-        await this.write(group);
+      while (this.batches.length > 0) {
+        this.inFlight = this.batches[0]!;
+        await this.write(this.inFlight);
+        this.batches.shift();
       }
     } finally {
-      this.running = false;
+      this.inFlight = undefined;
+      this.writing = false;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
   }
 
-  private async write(group: Queued[]): Promise<void> {
-    const batch = this.db.batch();
-    // The chained batch's public put() re-validates and re-encodes every
-    // key and value (they are Buffers already); after the first op (which
-    // keeps the batch's own op count non-zero so write() does not skip it)
-    // the ops go straight to the native batch when that method exists.
-    const raw = batch as unknown as { _put?: (k: Buffer, v: Buffer) => void; _del?: (k: Buffer) => void };
-    let first = true;
-    const put = (k: Buffer, v: Buffer): void => {
-      if (first || raw._put === undefined) {
-        first = false;
-        batch.put(k, v);
-      } else {
-        raw._put(k, v);
-      }
-    };
-    const del = (k: Buffer): void => {
-      if (first || raw._del === undefined) {
-        first = false;
-        batch.del(k);
-      } else {
-        raw._del(k);
-      }
-    };
-    const items: PendingItem[] = [];
-    const include = (item: PendingItem): void => {
-      if (item.state !== PENDING) return;
-      item.state = WRITING;
-      for (const d of item.deps) include(d);
-      item.write(put);
-      items.push(item);
-    };
-    const posBefore = this.nextPos;
-    const results: number[][] = [];
-    // The last room record of each room in the group (earlier ones would be overwritten in the same batch).
-    const rooms = new Map<number, RoomRecord>();
-    const lastPosBefore = new Map<number, number | undefined>();
-    let ops = 0;
-    try {
-      for (const { unit } of group) {
-        if (unit.deps !== undefined) for (const d of unit.deps) include(d);
-        const positions: number[] = [];
-        for (const o of unit.outputs) {
-          const pos = this.nextPos++;
-          positions.push(pos);
-          if (!lastPosBefore.has(o.roomNid)) lastPosBefore.set(o.roomNid, this.lastPosByRoom.get(o.roomNid));
-          this.lastPosByRoom.set(o.roomNid, pos);
-          put(nidKey(T_OUTPUT, pos), o.bytes);
-          put(nid2Key(T_OUTPUT_BY_ROOM, o.roomNid, pos), EMPTY);
-        }
-        if (unit.rooms !== undefined) {
-          for (const [roomNid, rec] of unit.rooms) {
-            rooms.delete(roomNid);
-            rooms.set(roomNid, rec);
-          }
-        }
-        const u = unit.ops;
-        for (let i = 0; i < u.length; i += 2) {
-          const v = u[i + 1];
-          if (v === null) del(u[i]!);
-          else put(u[i]!, v!);
-        }
-        ops += u.length / 2 + unit.outputs.length * 2;
-        results.push(positions);
-        // The native batch holds copies now: let the unit's buffers go before the write returns.
-        unit.release();
-      }
-      for (const [roomNid, rec] of rooms) {
-        const last = this.lastPosByRoom.get(roomNid);
-        if (last !== undefined && last > rec.lastOutputPos) rec.lastOutputPos = last;
-        put(nidKey(T_ROOM, roomNid), encodeRoom(rec));
-      }
-      ops += rooms.size;
-      for (const it of items) ops += it.opCount;
-      await batch.write({ sync: this.opts.fsync });
-    } catch (err) {
-      this.nextPos = posBefore;
-      for (const [room, pos] of lastPosBefore) {
-        if (pos === undefined) this.lastPosByRoom.delete(room);
-        else this.lastPosByRoom.set(room, pos);
-      }
-      for (const it of items) it.state = PENDING;
-      await batch.close().catch(() => {});
-      const e = err instanceof RoomServerError ? err : new RoomServerError('M_UNKNOWN', `storage write failed: ${String((err as Error)?.message ?? err)}`, 'storage_write_failed');
-      for (const q of group) q.reject(e);
+  private async write(ob: OpenBatch): Promise<void> {
+    if (this.failed !== undefined) {
+      for (const w of ob.waiters) w.reject(this.failed);
+      await ob.batch.close().catch(() => {});
       return;
     }
-    for (const it of items) {
+    try {
+      // Every earlier batch is on disk: the positions known now are exactly those up to this batch.
+      for (const [roomNid, pos] of ob.lastPos) this.lastPosByRoom.set(roomNid, pos);
+      for (const [roomNid, rec] of ob.rooms) {
+        const last = this.lastPosByRoom.get(roomNid);
+        if (last !== undefined && last > rec.lastOutputPos) rec.lastOutputPos = last;
+        ob.put(nidKey(T_ROOM, roomNid), encodeRoom(rec));
+      }
+      await ob.batch.write({ sync: this.opts.fsync });
+    } catch (err) {
+      this.failed =
+        err instanceof RoomServerError
+          ? err
+          : new RoomServerError('M_UNKNOWN', `storage write failed: ${String((err as Error)?.message ?? err)}`, 'storage_write_failed');
+      for (const it of ob.items) it.state = PENDING;
+      for (const w of ob.waiters) w.reject(this.failed);
+      await ob.batch.close().catch(() => {});
+      return;
+    }
+    for (const it of ob.items) {
       it.state = DURABLE;
       it.onDurable();
     }
-    this.head = this.nextPos - 1;
+    let last = this.head;
+    for (const w of ob.waiters) if (w.positions.length > 0) last = w.positions[w.positions.length - 1]!;
+    this.head = last;
     this.stats.writes++;
-    this.stats.units += group.length;
-    this.stats.ops += ops;
-    this.onWritten(this.head);
-    for (let i = 0; i < group.length; i++) group[i]!.resolve({ outputPositions: results[i]! });
+    this.stats.units += ob.units;
+    this.stats.ops += ob.ops;
+    for (const w of ob.waiters) w.resolve({ outputPositions: w.positions });
   }
 }

@@ -244,6 +244,7 @@ export class Snapshots {
    */
   async derive(unit: CommitUnit, roomNid: number, baseNid: number, changes: readonly StateChange[]): Promise<number> {
     let delta = blockFromChanges(changes);
+    unit.ref(Ns.ROOM, roomNid);
     const base = baseNid === 0 ? undefined : await this.record(baseNid);
     if (base !== undefined && base.roomNid !== roomNid) {
       throw new RoomServerError('M_INVALID_PARAM', `snapshot ${baseNid} belongs to another room`, 'storage_snapshot_room');
@@ -371,6 +372,7 @@ export class Snapshots {
     state: ReadonlyMap<StateKeyNum, number>,
     baseNid?: number,
   ): Promise<number> {
+    unit.ref(Ns.ROOM, roomNid);
     if (baseNid !== undefined && baseNid !== 0) {
       const old = await this.load(baseNid);
       const changes: StateChange[] = [];
@@ -470,6 +472,8 @@ export class Snapshots {
       }
       const nid = this.nextSnapshot++;
       const deps: PendingItem[] = [];
+      const room = this.maps.pendingOf(Ns.ROOM, record.roomNid);
+      if (room !== undefined) deps.push(room);
       for (const b of record.blocks) {
         const p = this.pendBlockByNid.get(b);
         if (p !== undefined) deps.push(p);

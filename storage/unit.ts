@@ -118,7 +118,11 @@ export class CommitUnit {
     }
   }
 
-  /** The NID of a string (allocated if unknown); its mapping is written with this unit if new. */
+  /**
+   * The NID of a string (allocated if unknown). A new mapping is written with
+   * this unit (or an earlier one that uses it too). Every other method that
+   * takes a NID also notices pending ones, so NIDs from `store.nid()` work.
+   */
   nid(ns: Ns, s: string): Promise<number> {
     this.open();
     const r = this.maps.nid(ns, s);
