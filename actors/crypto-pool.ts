@@ -8,7 +8,59 @@
 import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
 import { sign } from 'node:crypto';
-import type { Job } from './crypto-worker.js';
+
+type Job =
+  | { op: 'verify'; publicKey: string; data: Uint8Array; signature: string }
+  | { op: 'sign'; seed: Uint8Array; data: Uint8Array };
+
+/**
+ * The worker's code: plain JavaScript run with `eval`, so it needs no
+ * TypeScript loader. Messages: { id, jobs } in, { id, results } out, where
+ * a verify job answers a boolean and a sign job the signature's bytes.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createPrivateKey, createPublicKey, sign, verify } = require('node:crypto');
+const PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex');
+const priv = new Map();
+const pub = new Map();
+function b64(s) {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) return undefined;
+  const u = s.replace(/=+$/, '');
+  return u.length % 4 === 1 ? undefined : Buffer.from(u, 'base64');
+}
+function publicKey(s) {
+  let k = pub.get(s);
+  if (k !== undefined) return k;
+  const raw = b64(s);
+  k = null;
+  if (raw && raw.length === 32) {
+    try { k = createPublicKey({ key: Buffer.concat([SPKI, raw]), format: 'der', type: 'spki' }); } catch { k = null; }
+  }
+  if (pub.size > 10000) pub.clear();
+  pub.set(s, k);
+  return k;
+}
+function privateKey(seed) {
+  const id = Buffer.from(seed).toString('base64');
+  let k = priv.get(id);
+  if (!k) {
+    k = createPrivateKey({ key: Buffer.concat([PKCS8, seed]), format: 'der', type: 'pkcs8' });
+    if (priv.size > 64) priv.clear();
+    priv.set(id, k);
+  }
+  return k;
+}
+function run(j) {
+  if (j.op === 'sign') return new Uint8Array(sign(null, j.data, privateKey(j.seed)));
+  const k = publicKey(j.publicKey);
+  const sig = b64(j.signature);
+  if (!k || !sig || sig.length !== 64) return false;
+  try { return verify(null, j.data, k, sig); } catch { return false; }
+}
+parentPort.on('message', (m) => parentPort.postMessage({ id: m.id, results: m.jobs.map(run) }));
+`;
 import { verifyBytes, type SigningKey } from '../src/matrix/ed25519.js';
 
 interface Pending {
@@ -35,12 +87,15 @@ export class CryptoPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(readonly size = defaultCryptoWorkers()) {
-    const url = new URL('./crypto-worker.ts', import.meta.url);
-    // the worker is TypeScript: load it through tsx (V8 flags of the main thread are not valid here)
-    const execArgv = ['--import', 'tsx'];
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(url, { execArgv });
+  private started = false;
+
+  constructor(readonly size = defaultCryptoWorkers()) {}
+
+  /** Workers start on the first job: a server that never verifies never pays for them. */
+  private start(): void {
+    this.started = true;
+    for (let i = 0; i < this.size; i++) {
+      const worker = new Worker(WORKER_SOURCE, { eval: true });
       const w: W = { worker, inFlight: new Map(), jobs: 0 };
       worker.on('message', (m: { id: number; results: Array<boolean | Uint8Array> }) => {
         const batch = w.inFlight.get(m.id);
@@ -78,6 +133,7 @@ export class CryptoPool {
   private push(job: Job): Promise<boolean | Uint8Array> {
     return new Promise((resolve, reject) => {
       const p = { job, resolve, reject };
+      if (!this.started && !this.closed) this.start();
       if (this.workers.length === 0 || this.closed) return this.runInline(p);
       this.queue.push(p);
       if (!this.scheduled) {
@@ -109,6 +165,11 @@ export class CryptoPool {
       w.worker.ref();
       w.worker.postMessage({ id, jobs: batch.map((p) => p.job) });
     }
+  }
+
+  /** Workers running now (0 before the first job, or when all failed). */
+  get activeWorkers(): number {
+    return this.workers.length;
   }
 
   async verify(publicKey: string, data: Uint8Array, signature: string): Promise<boolean> {

@@ -483,6 +483,17 @@ export class RoomLogic {
       output = this.newRoomEventOutput(room, ev, adds, removes, extremities, rewrites, input.txnId);
       unit.memberChanges = await this.memberChanges(room, changes);
       if (!newCurrent) inPlace = changes;
+    } else if (input.kind === 'new' && !s.softFailed && !room.head && s.before.has(stateKey('m.room.create', ''))) {
+      // The first event we hold of a room we join: given with the state
+      // before it (state_event_ids). The room starts here.
+      const after = new Map(s.before);
+      if (own !== undefined) after.set(own, ev.eventId);
+      const changes: StateChanges = own !== undefined ? [[own, ev.eventId]] : [];
+      const snap = await this.store.deriveSnapshot(unit, room.roomId, s.beforeSnap, changes);
+      newHead = { roomId: room.roomId, roomVersion: room.rv!.id, createEventId: s.before.get(stateKey('m.room.create', ''))!, extremities: [ev.eventId], currentSnapshot: snap, depth: ev.depth };
+      newCurrent = after;
+      output = this.newRoomEventOutput(room, ev, [...after.values()], [], newHead.extremities, false, input.txnId);
+      unit.memberChanges = await this.memberChanges(room, [...after.entries()]);
     } else if (input.kind === 'old' && room.head) {
       output = { type: 'old_room_event', room_id: room.roomId, event_id: ev.eventId, event: ev.json };
     }
@@ -511,6 +522,10 @@ export class RoomLogic {
       room.head = newHead;
       room.current = newCurrent!;
       room.createEvent = ev;
+    } else if (newHead && !room.head) {
+      room.head = newHead;
+      room.current = newCurrent!;
+      room.createEvent = await room.events!.get(newHead.createEventId);
     } else if (newHead) {
       room.head = newHead;
       if (newCurrent) room.current = newCurrent;

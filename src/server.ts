@@ -153,7 +153,8 @@ export class RoomServer implements RoomServerApi {
     const serverName = opts.serverName ?? 'localhost';
     await mkdir(opts.dataDir, { recursive: true });
     const signingKey = opts.signingKey ?? (await loadOrCreateSigningKey(opts.signingKeyFile ?? join(opts.dataDir, 'signing.key')));
-    const store = await Store.open(join(opts.dataDir, 'db'), { fsync: opts.fsync ?? false });
+    // bounded caches: they, not the rooms, dominate the heap of a server with many idle rooms
+    const store = await Store.open(join(opts.dataDir, 'db'), { fsync: opts.fsync ?? false, nidCacheSize: 50_000 });
     const rs = new RoomServer({ serverName, signingKey, store, opts });
     for (const k of await store.listServerKeys()) rs.keys.load(k.serverName, k.keyId, { publicKey: k.publicKey, validUntilTs: k.validUntilTs });
     await rs.replayJournal();
@@ -186,7 +187,7 @@ export class RoomServer implements RoomServerApi {
     const head = await this.adapter.getRoom(roomId);
     if (!head) return undefined;
     const rv = roomVersion(head.roomVersion);
-    if (this.versions.size > 100_000) this.versions.clear();
+    if (this.versions.size > 20_000) this.versions.clear();
     this.versions.set(roomId, rv);
     return rv;
   }

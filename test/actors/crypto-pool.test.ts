@@ -17,6 +17,7 @@ for (const size of [0, 1, 2]) {
     assert.ok(bad.every((x) => x === false));
     assert.not.ok(await pool.verify('not a key', datas[0]!, encodeBase64(sigs[0]!)));
     assert.ok(verifyBytes(key.publicKeyBase64, datas[0]!, encodeBase64(sigs[0]!)));
+    assert.is(pool.activeWorkers, size, 'the jobs ran on workers, none failed');
     await pool.close();
   });
 }

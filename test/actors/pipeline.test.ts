@@ -242,6 +242,35 @@ test('outliers are stored without state; old events get state and an old_room_ev
   await b.close();
 });
 
+test('joining a room we hold nothing of: state as outliers, then the join with state_event_ids', async () => {
+  const a = await openServer('a.test');
+  const b = await openServer('b.test');
+  introduce(a, b);
+  const room = await a.createRoom({ creator: A, roomVersion: '12', preset: 'public_chat', name: 'N' });
+  const stateIds = ((await a.query.state(room.room_id, { idsOnly: true })) as { state_ids: string[] }).state_ids;
+  const latest = (await a.query.latest(room.room_id)).latest_event_ids;
+  const stateEvents = (await a.query.event(stateIds)).events.map((e) => e.event);
+  const r0 = await b.input(stateEvents.map((event) => ({ event, kind: 'outlier' as const, roomVersion: '12' })));
+  assert.ok(r0.results.every((r) => r.status === 'outlier'), JSON.stringify(r0.results));
+  const m = await buildEvent(a, room.room_id, { sender: A, type: 'm.room.message', content: { body: 'first seen' }, prevEvents: latest });
+  const h = b.outputHead();
+  const r = await b.input([{ event: m.pdu, stateEventIds: stateIds }]);
+  assert.is(r.results[0]!.status, 'accepted', JSON.stringify(r.results));
+  assert.equal((await b.query.latest(room.room_id)).latest_event_ids, [m.id]);
+  const info = await b.query.room(room.room_id);
+  assert.is(info.state_events, stateIds.length);
+  assert.is(info.joined_members, 1);
+  const [out] = (await collect(b, { from: h }, 1)) as NewRoomEventOutput[];
+  assert.equal(new Set(out!.adds_state_event_ids), new Set(stateIds));
+  // and the room goes on from there
+  assert.is((await a.input([{ event: m.pdu }])).results[0]!.status, 'accepted');
+  await a.send({ roomId: room.room_id, sender: A, type: 'm.room.message', content: { body: 'next' } });
+  const next = (await a.query.event((await a.query.latest(room.room_id)).latest_event_ids)).events[0]!.event;
+  assert.is((await b.input([{ event: next }])).results[0]!.status, 'accepted');
+  await a.close();
+  await b.close();
+});
+
 test('redaction: the target is served redacted and a redacted_event output is written', async () => {
   const rs = await openServer();
   const room = await publicRoom(rs, '11');
