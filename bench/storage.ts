@@ -19,6 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ns, Store, stateKeyNum, TYPE_MEMBER, type CommitUnit, type EventMeta } from '../storage/index.js';
 import { encodeBlock, blockFromMap } from '../storage/state-block.js';
+import { pack } from '../storage/records.js';
+import { ClassicLevel } from 'classic-level';
 import type { JsonObject } from '../src/matrix/json.js';
 
 function arg(name: string, def: number): number {
@@ -124,7 +126,7 @@ async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitU
 
 async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; cpuUs: number; mainUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
-  const store = await Store.open(dir, { fsync, groupCommit: group, nidCacheSize: Number(process.env.NID_CACHE ?? 100_000) });
+  const store = await Store.open(dir, { fsync, groupCommit: group });
   const rooms: RoomSim[] = [];
   const setup = store.unit();
   for (let i = 0; i < ROOMS; i++) {
@@ -133,9 +135,9 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   }
   for (const r of rooms) setup.putRoom(r.roomNid, { roomVersion: '12', createEventNid: 0, extremities: [], stateSnapshotNid: 0, maxDepth: 0, lastOutputPos: 0 });
   await store.commit(setup);
-  // Journal entries the units remove (appended before timing: the journal write is the input path's cost).
-  const perRoomGuess = Number(process.env.JOURNAL_PER_ROOM ?? (group ? 100 : 5));
-  const seqs = await store.appendJournal(Array.from({ length: ROOMS * perRoomGuess * SECONDS }, (_, i) => ({ input: i })));
+  // Journal entries the units remove (appended before timing: the journal write belongs to the input
+  // path). Units cycle through them: removing a key already removed writes the same tombstone.
+  const seqs = await store.appendJournal(Array.from({ length: 20_000 }, (_, i) => ({ input: i })));
   let next = 0;
   const deadline = performance.now() + SECONDS * 1000;
   const t0 = performance.now();
@@ -167,13 +169,67 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   return { units, seconds, writes, cpuUs: (cpu.user + cpu.system) / Math.max(1, units), mainUs: (mainMs * 1000) / Math.max(1, units) };
 }
 
-async function efficiency(): Promise<Record<string, number>> {
+/**
+ * One room growing to MEMBERS members over EVENTS events. `churnEvery`
+ * > 0 also turns every n-th other event into a membership change of an
+ * existing member (a leave, a rejoin or a profile change: a new member
+ * event for the same state key).
+ */
+/**
+ * Reference point: the same records a message unit writes (NID mapping both
+ * ways, metadata, JSON, output and its room index, room record, journal
+ * removal) put straight into LevelDB batches of ROOMS units, with one
+ * getMany per batch for the new event IDs, and no storage layer at all.
+ */
+async function rawFloor(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-storage-raw-'));
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: 16 * 1024 * 1024 });
+  await db.open();
+  const key = (t: number, n: number): Buffer => {
+    const k = Buffer.allocUnsafe(9);
+    k[0] = t;
+    k.writeUInt32BE(Math.floor(n / 2 ** 32), 1);
+    k.writeUInt32BE(n >>> 0, 5);
+    return k;
+  };
+  let nid = 1;
+  let units = 0;
+  const t0 = performance.now();
+  const deadline = t0 + SECONDS * 1000;
+  while (performance.now() < deadline) {
+    const b = db.batch();
+    const ids: string[] = [];
+    for (let i = 0; i < ROOMS; i++) {
+      const id = '$' + b64(32);
+      ids.push(id);
+      const n = nid++;
+      const ev = fakeEvent('!room:example.org', n, '@user:example.org', 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${n}` });
+      b.put(Buffer.concat([Buffer.from([1, 2]), Buffer.from(id)]), key(0, n).subarray(1));
+      b.put(key(2, n), Buffer.from(id));
+      b.put(key(0x10, n), pack([i + 1, 64, 0, '@user:example.org', n, 1_700_000_000_000, [n - 1], [], 0, 3]));
+      b.put(key(0x11, n), Buffer.from(JSON.stringify(ev)));
+      b.put(key(0x40, n), Buffer.from(JSON.stringify({ type: 'new_room_event', event_nid: n })));
+      b.put(Buffer.concat([key(0x41, i + 1), key(0, n).subarray(1)]), Buffer.alloc(0));
+      b.put(key(0x30, i + 1), pack(['12', 1, [n], 5, n, n]));
+      b.del(key(0x50, n));
+    }
+    await Promise.all([db.getMany(ids.map((id) => Buffer.from('\x01\x02' + id))), b.write()]);
+    units += ROOMS;
+  }
+  const rate = units / ((performance.now() - t0) / 1000);
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
+async function efficiency(churnEvery: number): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-eff-'));
   const store = await Store.open(dir);
   const roomId = '!big:example.org';
   const r: RoomSim = { roomId, roomNid: await store.nid(Ns.ROOM, roomId), n: 0, snapshot: 0, lastEvent: 0, members: 0 };
   const state = new Map<number, number>();
   let fullStateEntries = 0; // sum over events of the state size before the event
+  let stateEvents = 0;
   const joinEvery = EVENTS / MEMBERS;
   let pending: Array<Promise<unknown>> = [];
   for (let i = 1; i <= EVENTS; i++) {
@@ -182,22 +238,24 @@ async function efficiency(): Promise<Record<string, number>> {
     r.n = i;
     const eventNid = await u.nid(Ns.EVENT, `$big_${i}`);
     const isJoin = Math.floor(i / joinEvery) !== Math.floor((i - 1) / joinEvery) && r.members < MEMBERS;
+    const isChurn = !isJoin && churnEvery > 0 && i % churnEvery === 0 && r.members > 0;
     let after = r.snapshot;
     let typeNid = TYPE_MEMBER;
     let skNid = 0;
     let sender: string;
-    if (isJoin) {
-      sender = `@user${r.members}:example.org`;
+    if (isJoin || isChurn) {
+      sender = isJoin ? `@user${r.members}:example.org` : `@user${Math.floor(Math.random() * r.members)}:example.org`;
       skNid = await u.nid(Ns.STATE_KEY, sender);
       after = await store.deriveSnapshot(u, r.roomNid, r.snapshot, [[TYPE_MEMBER, skNid, eventNid]]);
       state.set(stateKeyNum(TYPE_MEMBER, skNid), eventNid);
       u.putMembership(r.roomNid, sender, 'join', eventNid);
-      r.members++;
+      if (isJoin) r.members++;
+      stateEvents++;
     } else {
       sender = `@user${i % Math.max(1, r.members)}:example.org`;
       typeNid = await u.nid(Ns.TYPE, 'm.room.message');
     }
-    const json = isJoin
+    const json = isJoin || isChurn
       ? fakeEvent(roomId, i, sender, 'm.room.member', sender, { membership: 'join', displayname: sender.slice(1, 9) })
       : fakeEvent(roomId, i, sender, 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${i} from ${sender}` });
     u.putEvent(eventNid, {
@@ -233,6 +291,7 @@ async function efficiency(): Promise<Record<string, number>> {
   return {
     events: EVENTS,
     members: r.members,
+    stateEvents: stateEvents,
     diskBytesPerEvent: disk / EVENTS,
     snapshotBlockBytesPerEvent: snapBytes / EVENTS,
     fullStateBytesPerEvent: (fullStateEntries * bytesPerEntry) / EVENTS,
@@ -247,11 +306,17 @@ function median(xs: number[]): number {
 }
 
 const ONLY = process.argv.includes('--only-group');
+const ONLY_EFFICIENCY = process.argv.includes('--only-efficiency');
 const rows: string[][] = [];
+if (!ONLY_EFFICIENCY) {
+  const raw: number[] = [];
+  for (let i = 0; i < REPEATS; i++) raw.push(await rawFloor());
+  rows.push(['raw LevelDB, no storage layer', 'no', String(ROOMS), '-', Math.round(median(raw)).toLocaleString('en-US'), String(ROOMS), '-', '-', raw.map((x) => Math.round(x)).join(' / ')]);
+}
 const CONFIGS: ReadonlyArray<readonly [group: boolean, fsync: boolean, depth: number]> = ONLY
-  ? [[true, false, Number(process.env.DEPTH ?? 4)]]
+  ? [[true, false, 1], [true, false, 4]]
   : [[true, false, 1], [true, false, 4], [false, false, 1], [true, true, 1], [true, true, 4], [false, true, 1]];
-for (const [group, fsync, depth] of CONFIGS) {
+for (const [group, fsync, depth] of ONLY_EFFICIENCY ? [] : CONFIGS) {
   const rates: number[] = [];
   const perWrite: number[] = [];
   const cpu: number[] = [];
@@ -276,16 +341,22 @@ console.log(`commit throughput (${ROOMS} rooms committing concurrently, ${SECOND
 console.log(line(header));
 for (const r of rows) console.log(line(r));
 
-const eff = await efficiency();
+const scenarios: Array<[string, Record<string, number>]> = [
+  ['joins + messages', await efficiency(0)],
+  ['+ membership churn', await efficiency(5)],
+];
 console.log('');
-console.log(`storage efficiency (one room, ${eff['events']!.toLocaleString('en-US')} events, ${eff['members']!.toLocaleString('en-US')} members)`);
-const effRows: Array<[string, string]> = [
-  ['bytes on disk per event (after compaction)', eff['diskBytesPerEvent']!.toFixed(1)],
-  ['snapshot + block bytes per event', eff['snapshotBlockBytesPerEvent']!.toFixed(1)],
-  ['full state per event (same block encoding)', eff['fullStateBytesPerEvent']!.toFixed(1)],
-  ['ratio full state / snapshots', (eff['fullStateBytesPerEvent']! / eff['snapshotBlockBytesPerEvent']!).toFixed(0) + 'x'],
-  ['state blocks stored', String(eff['blocks'])],
-  ['snapshots stored', String(eff['snapshots'])],
+console.log(`storage efficiency (one room, ${EVENTS.toLocaleString('en-US')} events, growing to ${MEMBERS.toLocaleString('en-US')} members; bytes are raw key + value bytes unless noted)`);
+const effRows: Array<[string, (e: Record<string, number>) => string]> = [
+  ['state events', (e) => `${e['stateEvents']!.toLocaleString('en-US')} (${((100 * e['stateEvents']!) / e['events']!).toFixed(0)}%)`],
+  ['bytes on disk per event (after compaction)', (e) => e['diskBytesPerEvent']!.toFixed(1)],
+  ['snapshot + block bytes per event', (e) => e['snapshotBlockBytesPerEvent']!.toFixed(1)],
+  ['full state per event (same block encoding)', (e) => e['fullStateBytesPerEvent']!.toFixed(1)],
+  ['ratio full state / snapshots', (e) => (e['fullStateBytesPerEvent']! / e['snapshotBlockBytesPerEvent']!).toFixed(0) + 'x'],
+  ['state blocks stored', (e) => String(e['blocks'])],
+  ['snapshots stored', (e) => String(e['snapshots'])],
 ];
 const w0 = Math.max(...effRows.map((r) => r[0].length));
-for (const [k, v] of effRows) console.log(`${k.padEnd(w0)}  ${v}`);
+const colW = scenarios.map(([name, e]) => Math.max(name.length, ...effRows.map(([, f]) => f(e).length)));
+console.log(['scenario'.padEnd(w0), ...scenarios.map(([name], i) => name.padStart(colW[i]!))].join('  '));
+for (const [label, f] of effRows) console.log([label.padEnd(w0), ...scenarios.map(([, e], i) => f(e).padStart(colW[i]!))].join('  '));

@@ -230,6 +230,37 @@ test('close() writes units that were submitted but not awaited; fsync mode works
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('a failed write rejects its units and every later commit; nothing of it becomes visible', async () => {
+  const dir = tempDir('failed');
+  let store = await Store.open(dir);
+  const roomNid = await setupRoom(store, '!f:x');
+  const db = store.db as unknown as { batch: () => { write: () => Promise<void> } };
+  const realBatch = db.batch.bind(store.db);
+  db.batch = () => {
+    const b = realBatch();
+    b.write = async () => {
+      throw new Error('disk full');
+    };
+    return b;
+  };
+  const u = store.unit();
+  const e = await u.nid(Ns.EVENT, '$lost');
+  u.putEvent(e, meta(roomNid, TYPE_MEMBER), {});
+  u.appendOutput(roomNid, 'lost');
+  await rejectsWith(store.commit(u), 'storage_write_failed');
+  const u2 = store.unit();
+  u2.appendOutput(roomNid, 'after');
+  await rejectsWith(store.commit(u2), 'storage_write_failed');
+  assert.is(store.outputHead(), 0);
+  await store.close();
+  store = await Store.open(dir);
+  assert.is(await store.lookupNid(Ns.EVENT, '$lost'), undefined);
+  assert.is(store.outputHead(), 0);
+  assert.ok((await store.checkIntegrity()).ok);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('the integrity check finds broken references, mapping conflicts and output gaps', async () => {
   await withStore('integrity', async (store) => {
     const roomNid = await setupRoom(store, '!i:x');
