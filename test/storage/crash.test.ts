@@ -190,7 +190,7 @@ test(`killed ${KILLS} times at random moments, the store reopens consistent`, as
   try {
     next = startWriter(db, ackFile, 1);
     for (let k = 0; k < KILLS; k++) {
-      const delay = 50 + Math.floor(Math.random() * 350);
+      const delay = 40 + Math.floor(Math.random() * 220);
       const t0 = Date.now();
       await next.run(delay);
       const t1 = Date.now();
