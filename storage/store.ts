@@ -1,6 +1,7 @@
 /**
- * Store: the roomserver's storage on LevelDB. The only code that touches the
- * database. Room actors use it like this:
+ * Store: the roomserver's storage on LevelDB, the only code that touches the
+ * database. Import everything from `storage/index.js`. Room actors use it
+ * like this:
  *
  * ```ts
  * const store = await Store.open(dir, { fsync: false });
@@ -8,7 +9,7 @@
  * // Inputs are journaled before they are acknowledged (async input):
  * const [seq] = await store.appendJournal([{ event: pdu, kind: 'new' }]);
  *
- * // Processing one event = one commit unit, one atomic write:
+ * // Processing one event = one commit unit = one atomic write:
  * const u = store.unit();
  * const roomNid  = await u.nid(Ns.ROOM, roomId);          // allocates if new
  * const eventNid = await u.nid(Ns.EVENT, eventId);
@@ -23,31 +24,48 @@
  * u.appendOutput(roomNid, { type: 'new_room_event', event_nid: eventNid });
  * u.putMembership(roomNid, userId, 'join', eventNid);
  * u.removeJournal(seq);
- * const { outputPositions } = await store.commit(u);        // durable + visible now
+ * const { outputPositions } = await store.commit(u);        // durable and visible now
  * ```
+ *
+ * CommitUnit methods (sync unless noted; each validates its input and throws
+ * RoomServerError M_INVALID_PARAM with a `storage_*` reason, writing nothing):
+ *   nid(ns, s) / nids(ns, strs)            async; NIDs whose new mappings go with this unit
+ *   putEvent(eventNid, meta, json?)         metadata (+ JSON object, text or UTF-8 bytes); rewrite to set flags
+ *   putRoom(roomNid, record)                lastOutputPos is filled in by the committer
+ *   appendOutput(roomNid, jsonOrBytes)      position assigned at commit (CommitResult.outputPositions)
+ *   removeJournal(seq)
+ *   putMembership(roomNid, userId, membership, eventNid) / deleteMembership(roomNid, userId)
+ *   putTxn(sender, txnId, { eventId, status })
+ *   addRedaction(targetNid, redactionNid)
  *
  * Rules the caller keeps:
  * - NIDs are never 0; 0 means "none" (state key NID 0 = not a state event,
  *   snapshot NID 0 = the empty state, event NID 0 in a state change = remove).
  * - `nid()` allocates in memory. The mapping reaches disk with the first
- *   committed unit that uses the NID (any NID given to a unit method is
- *   noticed). Use `lookupNid()` for queries, so they never allocate.
+ *   committed unit that uses the NID (every unit method notices pending
+ *   NIDs). Queries use `lookupNid()`, which never allocates.
  * - A room's units are committed in the order they were built (the actor is
- *   the room's only writer). Blocks and snapshots made by a unit that is not
- *   committed yet are visible at once to later units (so dedup never makes
- *   two NIDs for one content) and are written with the first unit that uses
- *   them.
+ *   the room's only writer). An actor may build and submit its next unit
+ *   before the previous commit resolves (pipelining): blocks and snapshots of
+ *   uncommitted units are visible at once to later units (so dedup never
+ *   makes two NIDs for one content) and are written with the first unit that
+ *   needs them.
  * - `loadSnapshot()` returns a shared, cached map: never mutate it.
  * - Reads see a unit's effects once its `commit()` promise resolves.
  * - With `fsync: false` (default) a committed unit survives a killed process
  *   (LevelDB's log is written before the write returns), not a power cut.
  *   With `fsync: true` every group write and journal append is synced.
+ * - A failed write (disk full, I/O error) rejects its units with
+ *   `storage_write_failed` and every later commit too: reopen the store.
+ * - Outputs and journal entries are JSON values or bytes. Outputs should
+ *   name events (by NID or ID) rather than copy their JSON, stored already.
  *
- * Exported API (all async unless noted):
- *   Store.open(dir, opts) / close() / flush()
+ * Store API (async unless noted):
+ *   Store.open(dir, opts) / close() (flushes pending commits) / flush()
  *   NIDs:       lookupNid, lookupNids, nid, nids, str, strs, peekNid (sync), peekStr (sync)
  *   events:     getEventMeta, getEventMetas, getEventJson, getEventJsonBytes
- *   state:      loadSnapshot, getStateEntry, deriveSnapshot, snapshotFromState, getSnapshotRecord
+ *   state:      loadSnapshot, getStateEntry, deriveSnapshot, snapshotFromState, getSnapshotRecord,
+ *               refSnapshot (sync)
  *   rooms:      getRoom, listRooms
  *   outputs:    readOutputs, outputHead (sync)
  *   journal:    appendJournal, readJournal
@@ -55,8 +73,10 @@
  *   txn:        getTxn
  *   redactions: getRedactions
  *   keys:       putServerKey, getServerKey, listServerKeys, deleteServerKey
- *   writes:     unit() (sync), commit(unit)
+ *   writes:     unit() (sync), commit(unit), commitStats (sync), pendingCount (sync)
  *   checks:     checkIntegrity, tableStats, compact
+ * Helpers (nids.ts): Ns, TYPE_* and STATE_KEY_EMPTY constants, stateKeyNum,
+ * splitStateKeyNum, stateKeyTypeNid, stateKeySkNid.
  */
 import { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
