@@ -71,7 +71,7 @@
  *   journal:    appendJournal, readJournal
  *   membership: getMembers, getMembership
  *   txn:        getTxn
- *   redactions: getRedactions
+ *   redactions: getRedactions, redactionTargets
  *   keys:       putServerKey, getServerKey, listServerKeys, deleteServerKey
  *   writes:     unit() (sync), commit(unit), commitStats (sync), pendingCount (sync)
  *   checks:     checkIntegrity, tableStats, compact

@@ -163,6 +163,7 @@ test('membership index, txn ids, redactions and server keys', async () => {
     assert.is(await store.getTxn('@bob:xtxn-1', ''), undefined);
     assert.equal(await store.getRedactions(target!), [red]);
     assert.equal(await store.getRedactions(red!), []);
+    assert.equal(await store.redactionTargets(), [target]);
     const u2 = store.unit();
     u2.putMembership(roomNid, '@alice:x', 'join', j1!);
     u2.deleteMembership(roomNid, '@bob:x');
