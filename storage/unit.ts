@@ -56,11 +56,11 @@ export class CommitUnit {
   /** Alternating key, value (value null = delete). Internal to storage/. */
   readonly ops: Array<Buffer | null> = [];
   /** Pending records this unit needs on disk. Internal to storage/. */
-  deps: Set<PendingItem> | undefined;
+  deps: PendingItem[] | undefined;
   /** Outputs to append, in order; positions are assigned by the committer. Internal to storage/. */
   readonly outputs: Array<{ roomNid: number; bytes: Buffer }> = [];
   /** Room records to write (the committer fills in lastOutputPos). Internal to storage/. */
-  rooms: Map<number, RoomRecord> | undefined;
+  rooms: Array<[number, RoomRecord]> | undefined;
   /** Snapshot NIDs named by the unit's records (resolved to pending snapshots at commit). Internal. */
   snapshotRefs: number[] | undefined;
   private submitted = false;
@@ -100,7 +100,8 @@ export class CommitUnit {
 
   /** Records a dependency on a pending item (internal). */
   addDep(item: PendingItem | undefined): void {
-    if (item !== undefined && item.state === PENDING) (this.deps ??= new Set()).add(item);
+    // Duplicates are harmless: the committer writes an item once.
+    if (item !== undefined && item.state === PENDING) (this.deps ??= []).push(item);
   }
 
   /** Notes that the unit uses a NID of a namespace (its mapping is written with the unit if pending). */
@@ -188,7 +189,8 @@ export class CommitUnit {
     this.ref(Ns.EVENT, room.createEventNid);
     for (const n of room.extremities) this.ref(Ns.EVENT, n);
     if (room.stateSnapshotNid !== 0) (this.snapshotRefs ??= []).push(room.stateSnapshotNid);
-    (this.rooms ??= new Map()).set(roomNid, { ...room, extremities: [...room.extremities] });
+    // A later record of the same room wins (the committer keeps the last one).
+    (this.rooms ??= []).push([roomNid, { ...room, extremities: [...room.extremities] }]);
   }
 
   /**
@@ -249,6 +251,6 @@ export class CommitUnit {
 
   /** True when the unit holds nothing to write. */
   get isEmpty(): boolean {
-    return this.ops.length === 0 && this.outputs.length === 0 && (this.rooms?.size ?? 0) === 0 && (this.deps?.size ?? 0) === 0;
+    return this.ops.length === 0 && this.outputs.length === 0 && (this.rooms?.length ?? 0) === 0 && (this.deps?.length ?? 0) === 0;
   }
 }

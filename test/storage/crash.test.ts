@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Ns, Store, stateKeyNum, TYPE_MEMBER, type EventMeta } from '../../storage/index.js';
 import { tempDir } from './helpers.js';
 
-const KILLS = Number(process.env.CRASH_KILLS ?? 22);
+const KILLS = Number(process.env.CRASH_KILLS ?? 21);
 const ROOMS = 16;
 const writer = fileURLToPath(new URL('./crash-writer.ts', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -190,7 +190,7 @@ test(`killed ${KILLS} times at random moments, the store reopens consistent`, as
   try {
     next = startWriter(db, ackFile, 1);
     for (let k = 0; k < KILLS; k++) {
-      const delay = 40 + Math.floor(Math.random() * 220);
+      const delay = 30 + Math.floor(Math.random() * 200);
       const t0 = Date.now();
       await next.run(delay);
       const t1 = Date.now();
