@@ -228,10 +228,10 @@ export class Snapshots {
     const cached = this.stateCache.peek(nid);
     if (cached !== undefined) return cached.get(k) ?? 0;
     const rec = await this.record(nid);
+    // Newest block first: the first block that mentions the key decides (0 = removed).
     for (let i = rec.blocks.length - 1; i >= 0; i--) {
       const ev = blockGet(await this.block(rec.blocks[i]!), k);
       if (ev !== undefined) return ev;
-      // Base buckets are disjoint: only the key's own bucket can hold it.
     }
     return 0;
   }

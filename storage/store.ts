@@ -301,11 +301,11 @@ export class Store {
   // ------------------------------------------------------------------ NIDs
 
   /** The NID of a string, or undefined (never allocates). */
-  lookupNid(ns: Ns, s: string): Promise<number | undefined> {
+  async lookupNid(ns: Ns, s: string): Promise<number | undefined> {
     return this.maps.lookup(ns, s);
   }
 
-  lookupNids(ns: Ns, strs: readonly string[]): Promise<Array<number | undefined>> {
+  async lookupNids(ns: Ns, strs: readonly string[]): Promise<Array<number | undefined>> {
     return this.maps.lookupMany(ns, strs);
   }
 
@@ -317,16 +317,16 @@ export class Store {
     return this.maps.nid(ns, s);
   }
 
-  nids(ns: Ns, strs: readonly string[]): Promise<number[]> {
+  async nids(ns: Ns, strs: readonly string[]): Promise<number[]> {
     return this.maps.nids(ns, strs);
   }
 
   /** The string of a NID, or undefined. */
-  str(ns: Ns, nid: number): Promise<string | undefined> {
+  async str(ns: Ns, nid: number): Promise<string | undefined> {
     return this.maps.str(ns, nid);
   }
 
-  strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
+  async strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
     return this.maps.strs(ns, nids);
   }
 
@@ -369,17 +369,17 @@ export class Store {
   // ------------------------------------------------------------------ state
 
   /** The state of a snapshot: state key number -> event NID. Shared and cached: do not mutate. */
-  loadSnapshot(snapshotNid: number): Promise<ReadonlyMap<StateKeyNum, number>> {
+  async loadSnapshot(snapshotNid: number): Promise<ReadonlyMap<StateKeyNum, number>> {
     if (snapshotNid !== 0) checkPositive(snapshotNid, 'snapshot NID');
     return this.snaps.load(snapshotNid);
   }
 
   /** One state entry of a snapshot (0 when absent), without loading the whole state. */
-  getStateEntry(snapshotNid: number, typeNid: number, stateKeyNid: number): Promise<number> {
+  async getStateEntry(snapshotNid: number, typeNid: number, stateKeyNid: number): Promise<number> {
     return this.snaps.entry(snapshotNid, typeNid, stateKeyNid);
   }
 
-  getSnapshotRecord(snapshotNid: number): Promise<SnapshotRecord> {
+  async getSnapshotRecord(snapshotNid: number): Promise<SnapshotRecord> {
     checkPositive(snapshotNid, 'snapshot NID');
     return this.snaps.record(snapshotNid);
   }
@@ -390,7 +390,7 @@ export class Store {
    * Returns base itself (no new records) when nothing changes, 0 when the
    * result is empty. New blocks and the snapshot are written with `unit`.
    */
-  deriveSnapshot(unit: CommitUnit, roomNid: number, baseSnapshotNid: number, changes: readonly StateChange[]): Promise<number> {
+  async deriveSnapshot(unit: CommitUnit, roomNid: number, baseSnapshotNid: number, changes: readonly StateChange[]): Promise<number> {
     this.live();
     checkPositive(roomNid, 'room NID');
     if (baseSnapshotNid !== 0) checkPositive(baseSnapshotNid, 'snapshot NID');
@@ -402,7 +402,7 @@ export class Store {
    * With `baseSnapshotNid`, stores the difference from that snapshot (cheap
    * when the states are close, e.g. after state resolution).
    */
-  snapshotFromState(unit: CommitUnit, roomNid: number, fullState: ReadonlyMap<StateKeyNum, number>, baseSnapshotNid?: number): Promise<number> {
+  async snapshotFromState(unit: CommitUnit, roomNid: number, fullState: ReadonlyMap<StateKeyNum, number>, baseSnapshotNid?: number): Promise<number> {
     this.live();
     checkPositive(roomNid, 'room NID');
     return this.snaps.fromState(unit, roomNid, fullState, baseSnapshotNid);
@@ -481,15 +481,16 @@ export class Store {
    * arrive while a journal write is in flight are merged into the next one,
    * so journal writes land in sequence order and a sequence is never reused.
    */
-  appendJournal(values: readonly StoredValue[]): Promise<number[]> {
+  async appendJournal(values: readonly StoredValue[]): Promise<number[]> {
     this.live();
-    if (values.length === 0) return Promise.resolve([]);
+    if (values.length === 0) return [];
     const encoded = values.map((v) => encodeTagged(0, v));
     const seqs = encoded.map(() => this.journalNext++);
-    return new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       this.journalQueue.push({ seqs, encoded, resolve, reject });
       if (!this.journalWriting) void this.writeJournal();
-    }).then(() => seqs);
+    });
+    return seqs;
   }
 
   private async writeJournal(): Promise<void> {
@@ -613,10 +614,14 @@ export class Store {
    * output positions assigned to the unit's outputs.
    */
   commit(unit: CommitUnit): Promise<CommitResult> {
-    this.live();
-    // A snapshot a unit names in its records (room head, state before an event) must reach disk with it.
-    if (unit.snapshotRefs !== undefined) for (const n of unit.snapshotRefs) this.snaps.refSnapshot(unit, n);
-    return this.committer.submit(unit);
+    try {
+      this.live();
+      // A snapshot a unit names in its records (room head, state before an event) must reach disk with it.
+      if (unit.snapshotRefs !== undefined) for (const n of unit.snapshotRefs) this.snaps.refSnapshot(unit, n);
+      return this.committer.submit(unit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   get commitStats(): CommitStats {

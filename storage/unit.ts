@@ -125,8 +125,13 @@ export class CommitUnit {
    * takes a NID also notices pending ones, so NIDs from `store.nid()` work.
    */
   nid(ns: Ns, s: string): Promise<number> {
-    this.open();
-    const r = this.maps.nid(ns, s);
+    let r: number | Promise<number>;
+    try {
+      this.open();
+      r = this.maps.nid(ns, s);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (typeof r === 'number') {
       this.ref(ns, r);
       return Promise.resolve(r);
