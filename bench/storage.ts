@@ -1,17 +1,25 @@
 /**
  * Storage benchmark. Prints two tables:
  *
- * 1. Commit units per second when many rooms commit at once, with group
- *    commit vs one write per unit, with and without fsync. Each room loops:
- *    build a unit for a new event (new event NID, metadata, JSON, output,
- *    room record, journal removal; one event in ten is a join that derives a
- *    snapshot and writes a membership), commit, repeat.
+ * 1. Commit units per second when many rooms (1,000) commit at once, with
+ *    group commit vs one write per unit, with and without fsync. Each room
+ *    loops: build a unit for a new event (new event NID, metadata, JSON,
+ *    output, room record, journal removal; one event in ten is a join that
+ *    derives a snapshot and writes a membership), submit it, repeat. "In
+ *    flight/room" 1 = wait for each commit before building the next; 4 = a
+ *    room keeps up to 4 commits in flight (pipelining). The first row is a
+ *    reference: the same records put straight into LevelDB batches with no
+ *    storage layer (what the disk library alone costs on this machine).
+ *    CPU columns: all threads of the process (includes LevelDB's and the
+ *    garbage collector's threads) and the main thread, per unit.
  * 2. Storage efficiency of one room that grows to 10,000 members over
- *    100,000 events (joins and messages): bytes on disk per event after
- *    compaction, and snapshot + block bytes per event against storing the
- *    full state for every event.
+ *    100,000 events (joins and messages; then with extra membership churn):
+ *    bytes on disk per event after compaction, and snapshot + block bytes
+ *    per event against storing the full state for every event.
  *
- *   node --import tsx bench/storage.ts [--rooms 1000] [--seconds 3] [--events 100000] [--members 10000]
+ *   node --import tsx bench/storage.ts [--rooms 1000] [--seconds 3] [--repeats 3]
+ *                                      [--events 100000] [--members 10000]
+ *                                      [--only-group | --only-efficiency]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
