@@ -91,6 +91,21 @@ test('idempotent send: the same (sender, txn_id) returns the first result and se
   await rs.close();
 });
 
+test('the same event queued twice is processed once and both callers get its outcome', async () => {
+  const rs = await openServer();
+  const room = await publicRoom(rs);
+  const latest = (await rs.query.latest(room)).latest_event_ids;
+  const ev = await buildEvent(rs, room, { sender: A, type: 'm.room.message', content: { body: 'twice' }, prevEvents: latest });
+  const head = rs.outputHead();
+  const [r1, r2] = await Promise.all([rs.input([{ event: ev.pdu }]), rs.input([{ event: ev.pdu }])]);
+  assert.equal(r1.results[0], { event_id: ev.id, status: 'accepted' });
+  assert.equal(r2.results[0], { event_id: ev.id, status: 'accepted' });
+  assert.is(rs.outputHead(), head + 1, 'one output');
+  // once done, a later copy is a duplicate
+  assert.equal((await rs.input([{ event: ev.pdu }])).results[0], { event_id: ev.id, status: 'duplicate', reason: 'accepted' });
+  await rs.close();
+});
+
 test('an event not allowed by its auth events is rejected and stored as rejected', async () => {
   const rs = await openServer();
   const room = await rs.createRoom({ creator: A, roomVersion: '10', preset: 'private_chat' });
