@@ -49,7 +49,7 @@ type ChainedBatch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>;
 /** A native batch being filled with the units submitted while another write is in flight. */
 class OpenBatch {
   readonly batch: ChainedBatch;
-  private readonly raw: { _put?: (k: Buffer, v: Buffer) => void; _del?: (k: Buffer) => void };
+  private readonly raw: { _put?: (k: Buffer, v: Buffer | string) => void; _del?: (k: Buffer) => void };
   private first = true;
   units = 0;
   ops = 0;
@@ -59,7 +59,7 @@ class OpenBatch {
   readonly rooms = new Map<number, RoomRecord>();
   /** The last output position of each room in this batch. */
   readonly lastPos = new Map<number, number>();
-  readonly put: (k: Buffer, v: Buffer) => void;
+  readonly put: (k: Buffer, v: Buffer | string) => void;
   readonly del: (k: Buffer) => void;
 
   constructor(db: ClassicLevel<Buffer, Buffer>) {
@@ -67,13 +67,15 @@ class OpenBatch {
     // The chained batch's public put() re-validates and re-encodes every
     // key and value (they are Buffers already). After the first op (which
     // keeps the batch's own op count non-zero, so write() does not skip it)
-    // ops go straight to the native batch when that method exists.
-    this.raw = this.batch as unknown as { _put?: (k: Buffer, v: Buffer) => void; _del?: (k: Buffer) => void };
+    // ops go straight to the native batch when that method exists, which
+    // takes Buffers, and strings as their UTF-8 bytes.
+    this.raw = this.batch as unknown as { _put?: (k: Buffer, v: Buffer | string) => void; _del?: (k: Buffer) => void };
     this.put = (k, v) => {
       this.ops++;
       if (this.first || this.raw._put === undefined) {
         this.first = false;
-        this.batch.put(k, v);
+        // The public put turns a string into its UTF-8 bytes (the 'buffer' value encoding).
+        this.batch.put(k, v as Buffer);
       } else {
         this.raw._put(k, v);
       }
@@ -168,8 +170,9 @@ export class GroupCommitter {
     const u = unit.ops;
     for (let i = 0; i < u.length; i += 2) {
       const v = u[i + 1];
-      if (v === null) del(u[i]!);
-      else put(u[i]!, v!);
+      const k = u[i] as Buffer; // keys are always bytes
+      if (v === null) del(k);
+      else put(k, v!);
     }
     ob.units++;
     // The native batch holds copies now: let the unit's buffers go.

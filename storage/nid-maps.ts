@@ -35,7 +35,7 @@ class PendingMapping extends PendingItem {
 
   write(put: PutFn): void {
     put(str2NidKey(this.sp.ns, this.str), u64Value(this.nid));
-    put(nid2StrKey(this.sp.ns, this.nid), Buffer.from(this.str, 'utf8'));
+    put(nid2StrKey(this.sp.ns, this.nid), this.str);
   }
 
   onDurable(): void {

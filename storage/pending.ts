@@ -10,7 +10,8 @@ export const WRITING = 1;
 export const DURABLE = 2;
 export type PendingState = typeof PENDING | typeof WRITING | typeof DURABLE;
 
-export type PutFn = (key: Buffer, value: Buffer) => void;
+/** value: bytes, or text stored as UTF-8. */
+export type PutFn = (key: Buffer, value: Buffer | string) => void;
 
 export abstract class PendingItem {
   state: PendingState = PENDING;

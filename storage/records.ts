@@ -109,11 +109,23 @@ export function decodeEventMeta(b: Uint8Array): EventMeta {
   return m;
 }
 
-/** Event JSON as stored: UTF-8 JSON text. */
-export function encodeEventJson(json: JsonObject | string | Uint8Array): Buffer {
-  if (typeof json === 'string') return Buffer.from(json, 'utf8');
+/**
+ * A value on its way to the database: bytes, or a string that LevelDB
+ * stores as its UTF-8 bytes (handing text over as a string spares a copy
+ * into a Buffer).
+ */
+export type WriteValue = Buffer | string;
+
+/** Event JSON as stored: UTF-8 JSON text (well-formed: JSON.stringify escapes lone surrogates). */
+export function eventJsonValue(json: JsonObject | string | Uint8Array): WriteValue {
+  if (typeof json === 'string') return json;
   if (json instanceof Uint8Array) return Buffer.from(json);
-  return Buffer.from(JSON.stringify(json), 'utf8');
+  return JSON.stringify(json);
+}
+
+export function encodeEventJson(json: JsonObject | string | Uint8Array): Buffer {
+  const v = eventJsonValue(json);
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
 }
 
 export function decodeEventJson(b: Uint8Array): JsonObject {
@@ -218,41 +230,52 @@ export function decodeServerKey(b: Uint8Array): ServerKeyRecord {
  */
 export type StoredValue = JsonValue | Uint8Array;
 
-const V_JSON = 0;
-const V_BYTES = 1;
+const V_BYTES = 0x01;
+const COLON = 0x3a;
 
-/** [kind][varint roomNid][payload] (roomNid 0 for journal entries). */
-export function encodeTagged(roomNid: number, v: StoredValue): Buffer {
-  let kind: number;
-  let payload: Uint8Array | string;
+/**
+ * Stored form: JSON as the text `<roomNid>:<json>` (starts with a digit);
+ * bytes as [0x01][varint roomNid][bytes]. roomNid is 0 for journal entries.
+ */
+export function taggedValue(roomNid: number, v: StoredValue): WriteValue {
   if (v instanceof Uint8Array) {
-    kind = V_BYTES;
-    payload = v;
-  } else {
-    kind = V_JSON;
-    const s = JSON.stringify(v);
-    if (s === undefined) throw new RoomServerError('M_INVALID_PARAM', 'value is not JSON', 'storage_not_json');
-    payload = s;
+    const head = 1 + varintLength(roomNid);
+    const out = Buffer.allocUnsafe(head + v.length);
+    out[0] = V_BYTES;
+    writeVarint(out, 1, roomNid);
+    out.set(v, head);
+    return out;
   }
-  const head = 1 + varintLength(roomNid);
-  const len = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
-  const out = Buffer.allocUnsafe(head + len);
-  out[0] = kind;
-  writeVarint(out, 1, roomNid);
-  if (typeof payload === 'string') out.write(payload, head, 'utf8');
-  else out.set(payload, head);
-  return out;
+  const s = JSON.stringify(v);
+  if (s === undefined) throw new RoomServerError('M_INVALID_PARAM', 'value is not JSON', 'storage_not_json');
+  return `${roomNid}:${s}`;
+}
+
+export function encodeTagged(roomNid: number, v: StoredValue): Buffer {
+  const t = taggedValue(roomNid, v);
+  return typeof t === 'string' ? Buffer.from(t, 'utf8') : t;
 }
 
 export function decodeTagged(b: Uint8Array): { roomNid: number; value: StoredValue } {
-  const r = new ByteReader(b);
-  const kind = r.varint();
-  const roomNid = r.varint();
-  const payload = Buffer.from(b.buffer, b.byteOffset + r.pos, b.byteLength - r.pos);
-  if (kind === V_BYTES) return { roomNid, value: Buffer.from(payload) };
-  if (kind !== V_JSON) throw corrupt('tagged value');
+  const first = b[0];
+  if (first === V_BYTES) {
+    const r = new ByteReader(b);
+    r.varint();
+    const roomNid = r.varint();
+    return { roomNid, value: Buffer.from(b.subarray(r.pos)) };
+  }
+  if (first === undefined || first < 0x30 || first > 0x39) throw corrupt('tagged value');
+  let roomNid = 0;
+  let i = 0;
+  for (; i < b.length && b[i] !== COLON; i++) {
+    const d = b[i]! - 0x30;
+    if (d < 0 || d > 9 || i > 16) throw corrupt('tagged value');
+    roomNid = roomNid * 10 + d;
+  }
+  if (i >= b.length) throw corrupt('tagged value');
   try {
-    return { roomNid, value: JSON.parse(payload.toString('utf8')) as JsonValue };
+    const text = Buffer.from(b.buffer, b.byteOffset + i + 1, b.byteLength - i - 1).toString('utf8');
+    return { roomNid, value: JSON.parse(text) as JsonValue };
   } catch {
     throw corrupt('tagged value');
   }

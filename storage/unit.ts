@@ -27,15 +27,16 @@ import type { NidMaps } from './nid-maps.js';
 import { Ns } from './nids.js';
 import { PENDING, type PendingItem } from './pending.js';
 import {
-  encodeEventJson,
   encodeEventMeta,
   encodeMembership,
-  encodeTagged,
   encodeTxn,
+  eventJsonValue,
+  taggedValue,
   type EventMeta,
   type RoomRecord,
   type StoredValue,
   type TxnRecord,
+  type WriteValue,
 } from './records.js';
 import { splitStateKeyNum } from './nids.js';
 import type { StateBlock } from './state-block.js';
@@ -53,12 +54,12 @@ function nidOrZero(n: number, what: string): void {
 }
 
 export class CommitUnit {
-  /** Alternating key, value (value null = delete). Internal to storage/. */
-  readonly ops: Array<Buffer | null> = [];
+  /** Alternating key (bytes), value (bytes or UTF-8 text; null = delete). Internal to storage/. */
+  readonly ops: Array<Buffer | string | null> = [];
   /** Pending records this unit needs on disk. Internal to storage/. */
   deps: PendingItem[] | undefined;
   /** Outputs to append, in order; positions are assigned by the committer. Internal to storage/. */
-  readonly outputs: Array<{ roomNid: number; bytes: Buffer }> = [];
+  readonly outputs: Array<{ roomNid: number; bytes: WriteValue }> = [];
   /** Room records to write (the committer fills in lastOutputPos). Internal to storage/. */
   rooms: Array<[number, RoomRecord]> | undefined;
   /** Snapshot NIDs named by the unit's records (resolved to pending snapshots at commit). Internal. */
@@ -90,7 +91,7 @@ export class CommitUnit {
     return this.submitted;
   }
 
-  private put(key: Buffer, value: Buffer): void {
+  private put(key: Buffer, value: WriteValue): void {
     this.ops.push(key, value);
   }
 
@@ -176,7 +177,7 @@ export class CommitUnit {
     for (const n of meta.authEventNids) this.ref(Ns.EVENT, n);
     if (meta.stateBeforeNid !== 0) (this.snapshotRefs ??= []).push(meta.stateBeforeNid);
     this.put(nidKey(T_EVENT_META, eventNid), encodeEventMeta(meta));
-    if (json !== undefined) this.put(nidKey(T_EVENT_JSON, eventNid), encodeEventJson(json));
+    if (json !== undefined) this.put(nidKey(T_EVENT_JSON, eventNid), eventJsonValue(json));
   }
 
   /** Writes the room record (the committer sets lastOutputPos when the unit appends outputs for the room). */
@@ -207,7 +208,7 @@ export class CommitUnit {
     this.open();
     positive(roomNid, 'room NID');
     this.ref(Ns.ROOM, roomNid);
-    this.outputs.push({ roomNid, bytes: encodeTagged(roomNid, output) });
+    this.outputs.push({ roomNid, bytes: taggedValue(roomNid, output) });
   }
 
   /** Removes a journal entry in the same write (the input it held is now processed). */

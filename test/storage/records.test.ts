@@ -16,6 +16,7 @@ import {
   encodeTagged,
   encodeTxn,
   pack,
+  taggedValue,
   type EventMeta,
 } from '../../storage/records.js';
 import { RoomServerError } from '../../src/errors.js';
@@ -80,6 +81,7 @@ test('caller JSON keeps a __proto__ key, floats and unicode exactly', () => {
   assert.is(encodeEventJson('{"a":1}').toString(), '{"a":1}');
   assert.is(encodeEventJson(Buffer.from('{"b":2}')).toString(), '{"b":2}');
 
+  assert.is(taggedValue(42, { a: 1 }), '42:{"a":1}', 'JSON outputs are stored as readable text');
   const tagged = decodeTagged(encodeTagged(42, json));
   assert.is(tagged.roomNid, 42);
   assert.is(JSON.stringify(tagged.value), JSON.stringify(json));
