@@ -10,6 +10,9 @@
  * --server child (default): the gateway runs in a child process started
  * with the server command, as clients meet it; `same`: in this process.
  * --json: JSON text frames instead of msgpack.
+ * --url ws://... [--token T]: drive a server that is already running (the
+ * server's creator user is @bench:bench.test, so start it with
+ * --server-name bench.test).
  *
  * Figures: events/s over the timed phase; round trip (send issued ->
  * reply) p50/p99; output lag (send issued -> its output received by a
@@ -37,6 +40,9 @@ interface Opts {
   binary: boolean;
   server: 'child' | 'same';
   modes: string[];
+  /** an already running server to drive instead of starting one (WebSocket mode only) */
+  url?: string;
+  token?: string;
 }
 
 function parseArgs(argv: string[]): Opts {
@@ -55,6 +61,8 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--json') o.binary = false;
     else if (a === '--server') o.server = next() === 'same' ? 'same' : 'child';
     else if (a === '--modes') o.modes = next().split(',');
+    else if (a === '--url') o.url = next();
+    else if (a === '--token') o.token = next();
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -194,7 +202,10 @@ async function serverProcess(): Promise<{ url: string; child: ChildProcess }> {
 async function overWebSocket(o: Opts): Promise<Target> {
   let url: string;
   let stopServer: () => Promise<void>;
-  if (o.server === 'child') {
+  if (o.url) {
+    url = o.url;
+    stopServer = async () => undefined;
+  } else if (o.server === 'child') {
     const { url: u, child } = await serverProcess();
     url = u;
     stopServer = () =>
@@ -208,8 +219,9 @@ async function overWebSocket(o: Opts): Promise<Target> {
     url = gw.url;
     stopServer = () => rs.close();
   }
-  const clients = await Promise.all(Array.from({ length: o.conns }, () => RoomServerClient.connect(url, { binary: o.binary, maxInFlight: o.window, heartbeatMs: 0 })));
-  const subscriber = await RoomServerClient.connect(url, { binary: o.binary, heartbeatMs: 0, subscriptionBuffer: 100_000 });
+  const auth = o.token ? { token: o.token } : {};
+  const clients = await Promise.all(Array.from({ length: o.conns }, () => RoomServerClient.connect(url, { ...auth, binary: o.binary, maxInFlight: o.window, heartbeatMs: 0 })));
+  const subscriber = await RoomServerClient.connect(url, { ...auth, binary: o.binary, heartbeatMs: 0, subscriptionBuffer: 100_000 });
   return {
     createRoom: async (creator) => (await clients[0]!.createRoom({ creator })).room_id,
     senders: clients.map((c) => (req: SendRequest) => c.send(req)),

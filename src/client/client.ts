@@ -39,6 +39,7 @@ import type {
 } from '../api.js';
 import { RoomServerError, type ErrorCode } from '../errors.js';
 import { decodeTrusted, encodeFrame, type FrameKind } from '../gateway/codec.js';
+import { corkUntilNextTick } from '../gateway/cork.js';
 import { ClientSubscription, type ClientSubscribeOptions, type SubscriptionOwner } from './subscription.js';
 
 export interface ReconnectOptions {
@@ -370,6 +371,7 @@ export class RoomServerClient implements SubscriptionOwner {
       }
       p.sent = true;
       this.#inFlight++;
+      corkUntilNextTick(ws);
       ws.send(data, { binary: this.#kind === 'binary' });
     }
   }
@@ -472,6 +474,10 @@ export class RoomServerClient implements SubscriptionOwner {
   }
 
   // ---- client-side flow control ----
+
+  get subscriptionBuffer(): number {
+    return this.#subBuffer;
+  }
 
   bufferChanged(): void {
     let max = 0;

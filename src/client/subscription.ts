@@ -22,6 +22,8 @@ export interface ClientSubscribeOptions {
 /** What the subscription needs from its client. */
 export interface SubscriptionOwner {
   unsubscribe(sub: ClientSubscription): Promise<void>;
+  /** outputs one subscription may buffer before the owner stops reading */
+  readonly subscriptionBuffer: number;
   bufferChanged(): void;
 }
 
@@ -95,7 +97,7 @@ export class ClientSubscription implements AsyncIterable<Output> {
       return;
     }
     this.#buffer.push(o);
-    if (this.#buffer.length === 1 || this.#buffer.length % 64 === 0) this.#owner.bufferChanged();
+    if (this.#buffer.length >= this.#owner.subscriptionBuffer) this.#owner.bufferChanged();
   }
 
   /** Ends the iterator: normally (error undefined) or with an error after buffered outputs. */
@@ -123,7 +125,8 @@ export class ClientSubscription implements AsyncIterable<Output> {
   next(): Promise<IteratorResult<Output>> {
     const o = this.#buffer.shift();
     if (o !== undefined) {
-      if (this.#buffer.length === 0 || this.#buffer.length % 64 === 0) this.#owner.bufferChanged();
+      const n = this.#buffer.length;
+      if (n === 0 || n === Math.floor(this.#owner.subscriptionBuffer / 2)) this.#owner.bufferChanged();
       return Promise.resolve({ value: o, done: false });
     }
     if (this.#ended) {

@@ -27,6 +27,7 @@ import type { Logger } from '../log.js';
 import { readPauses, requestDuration, requestsTotal } from '../metrics.js';
 import type { Principal } from './auth.js';
 import { decodeFrame, encodeFrame, peekRequestId, type FrameKind } from './codec.js';
+import { corkUntilNextTick } from './cork.js';
 import type { JsonObject } from '../matrix/json.js';
 import { ops, resolveOp, type ConnectionHandle, type OpContext, type OpSpec } from './ops.js';
 import { invalid, missing } from './params.js';
@@ -123,6 +124,7 @@ export class Connection implements OutputSink {
       return false;
     }
     this.#sent++;
+    corkUntilNextTick(this.ws);
     this.ws.send(data, { binary: kind === 'binary' }, this.#onFlushed);
     if (this.ws.bufferedAmount >= this.#limits.highWaterMark && !this.#pauses.has('write_buffer')) {
       this.#pause('write_buffer');
