@@ -62,6 +62,15 @@ class OpenBatch {
   readonly put: (k: Buffer, v: Buffer | string) => void;
   readonly del: (k: Buffer) => void;
 
+  /** Adds a pending record (after the ones it depends on) unless it is durable or already in a batch. */
+  include(item: PendingItem): void {
+    if (item.state !== PENDING) return;
+    item.state = WRITING;
+    for (const d of item.deps) this.include(d);
+    item.write(this.put);
+    this.items.push(item);
+  }
+
   constructor(db: ClassicLevel<Buffer, Buffer>) {
     this.batch = db.batch();
     // The chained batch's public put() re-validates and re-encodes every
@@ -142,14 +151,7 @@ export class GroupCommitter {
   /** Copies a unit (and the pending records it needs) into an open batch. */
   private copy(ob: OpenBatch, unit: CommitUnit): void {
     const { put, del } = ob;
-    const include = (item: PendingItem): void => {
-      if (item.state !== PENDING) return; // already durable, or in this or an earlier batch
-      item.state = WRITING;
-      for (const d of item.deps) include(d);
-      item.write(put);
-      ob.items.push(item);
-    };
-    if (unit.deps !== undefined) for (const d of unit.deps) include(d);
+    if (unit.deps !== undefined) for (const d of unit.deps) ob.include(d);
     if (unit.outputs.length > 0) {
       const positions: number[] = [];
       for (const o of unit.outputs) {

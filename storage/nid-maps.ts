@@ -29,12 +29,14 @@ class PendingMapping extends PendingItem {
     private readonly sp: Namespace,
     readonly nid: number,
     readonly str: string,
+    /** The string -> NID key (already built for the lookup that found no mapping). */
+    private readonly key: Buffer,
   ) {
     super();
   }
 
   write(put: PutFn): void {
-    put(str2NidKey(this.sp.ns, this.str), u64Value(this.nid));
+    put(this.key, u64Value(this.nid));
     put(nid2StrKey(this.sp.ns, this.nid), this.str);
   }
 
@@ -159,12 +161,13 @@ export class NidMaps {
     if (known !== undefined) return known;
     let p = sp.allocating.get(s);
     if (p === undefined) {
+      const key = str2NidKey(sp.ns, s);
       p = new Promise<number>((resolve, reject) => {
-        this.getter.fetch(str2NidKey(sp.ns, s), (err, v) => {
+        this.getter.fetch(key, (err, v) => {
           sp.allocating.delete(s);
           if (err !== undefined) return reject(err);
           try {
-            resolve(v === undefined ? this.allocate(sp, s) : this.found(sp, s, v));
+            resolve(v === undefined ? this.allocate(sp, s, key) : this.found(sp, s, v));
           } catch (e) {
             reject(e);
           }
@@ -182,14 +185,14 @@ export class NidMaps {
     return nid;
   }
 
-  private allocate(sp: Namespace, s: string): number {
+  private allocate(sp: Namespace, s: string, key: Buffer): number {
     const pend = sp.pendStr.get(s);
     if (pend !== undefined) return pend.nid;
     if (sp.next >= sp.limit) {
       throw new RoomServerError('M_LIMIT_EXCEEDED', `no ${nsName(sp.ns)} NIDs left`, 'storage_nids_exhausted');
     }
     const nid = sp.next++;
-    const item = new PendingMapping(sp, nid, s);
+    const item = new PendingMapping(sp, nid, s, key);
     sp.pendStr.set(s, item);
     sp.pendNid.set(nid, item);
     return nid;
