@@ -33,6 +33,8 @@ export interface CommitterOptions {
   group: boolean;
   /** Most units in one write. */
   maxGroupUnits: number;
+  /** With no write in flight, a batch this full is written at once instead of at the end of the event loop turn. */
+  eagerUnits: number;
 }
 
 export interface CommitStats {
@@ -103,7 +105,10 @@ class OpenBatch {
 
 export class GroupCommitter {
   private readonly batches: OpenBatch[] = [];
-  private writing = false;
+  /** The write loop is active (a batch is in flight). */
+  private running = false;
+  /** A start of the write loop is scheduled for the next turn of the event loop. */
+  private scheduled = false;
   private inFlight: OpenBatch | undefined;
   private nextPos: number;
   private head: number;
@@ -140,10 +145,18 @@ export class GroupCommitter {
       ob.waiters.push({ resolve, reject, positions: NO_POSITIONS });
     });
     this.copy(ob, unit);
-    if (!this.writing) {
-      this.writing = true;
-      // Let the units produced in this turn of the event loop join the first write.
-      setImmediate(() => void this.run());
+    if (!this.running) {
+      if (ob.units >= this.opts.eagerUnits) {
+        // Enough for a write: start it now, so LevelDB works while the rest of this turn's units are built.
+        void this.run();
+      } else if (!this.scheduled) {
+        // Let the units produced in this turn of the event loop join the first write.
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          if (!this.running) void this.run();
+        });
+      }
     }
     return promise;
   }
@@ -183,11 +196,12 @@ export class GroupCommitter {
 
   /** Resolves once every unit submitted so far is written (or failed). */
   idle(): Promise<void> {
-    if (!this.writing) return Promise.resolve();
+    if (!this.running && !this.scheduled) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async run(): Promise<void> {
+    this.running = true;
     try {
       while (this.batches.length > 0) {
         this.inFlight = this.batches[0]!;
@@ -196,10 +210,12 @@ export class GroupCommitter {
       }
     } finally {
       this.inFlight = undefined;
-      this.writing = false;
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
+      this.running = false;
+      if (!this.scheduled) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
     }
   }
 

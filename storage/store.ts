@@ -145,6 +145,12 @@ export interface StoreOptions {
   groupCommit?: boolean;
   /** Most units in one group write (default 4096). */
   maxGroupUnits?: number;
+  /**
+   * With no write in flight, start writing once this many units are waiting
+   * rather than at the end of the event loop turn (default 256), so LevelDB
+   * works while the rest of a burst is still being built.
+   */
+  eagerGroupUnits?: number;
   /** Entries per direction and namespace in the NID caches (default 100,000). */
   nidCacheSize?: number;
   /** State entries held by the decoded block cache (default 1,000,000). */
@@ -263,6 +269,7 @@ export class Store {
         fsync: opts.fsync ?? false,
         group: opts.groupCommit ?? true,
         maxGroupUnits: opts.maxGroupUnits ?? 4096,
+        eagerUnits: opts.eagerGroupUnits ?? 256,
       }, head);
       const store = new Store(db, getter, maps, snaps, committer, {
         fsync: opts.fsync ?? false,
