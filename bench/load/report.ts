@@ -200,7 +200,10 @@ export function memoryFlatness(results: LoadResult[], name: string): string | un
   if (big.length < 2) return undefined;
   const per = big.map((r) => r.memory.heapPerRoomBytes!);
   const ratio = Math.max(...per) / Math.min(...per);
-  return `heap per room from ${fmtInt(big[0]!.rooms)} to ${fmtInt(big[big.length - 1]!.rooms)} rooms: ${fmtBytes(Math.min(...per))} .. ${fmtBytes(Math.max(...per))}, largest/smallest = ${ratio.toFixed(2)}x (${ratio <= 2 ? 'flat within 2x' : 'NOT flat within 2x'})`;
+  const first = per[0]!;
+  const last = per[per.length - 1]!;
+  const trend = ratio <= 2 ? 'flat within 2x' : last > first ? 'NOT flat within 2x: it grows with the number of rooms' : 'NOT flat within 2x: it falls as rooms grow (fixed costs spread over more rooms, or idle rooms passivated)';
+  return `heap per room from ${fmtInt(big[0]!.rooms)} to ${fmtInt(big[big.length - 1]!.rooms)} rooms: ${fmtBytes(first)} -> ${fmtBytes(last)} (min ${fmtBytes(Math.min(...per))}, max ${fmtBytes(Math.max(...per))}), largest/smallest = ${ratio.toFixed(2)}x, ${trend}`;
 }
 
 export interface JsonReport {

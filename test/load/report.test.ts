@@ -87,8 +87,9 @@ test('sweep: one row per size and the memory-per-room verdict from 1,000 rooms u
   const text = renderSweep(runs, 'rooms', machine);
   assert.match(text, /^rooms\s+events\s+events\/s/m);
   assert.match(text, /^100,000\s+2,000,000\s+500,000\s+1\.5-2\.3\s+2\.50\s+7\.25\s+12\.5/m);
-  assert.match(memoryFlatness(runs, 'rooms')!, /1,000 to 100,000 rooms: 29\.3 KB \.\. 48\.8 KB, largest\/smallest = 1\.67x \(flat within 2x\)/);
-  assert.match(memoryFlatness([result(1000, 10_000), result(100_000, 30_000)], 'rooms')!, /3\.00x \(NOT flat/);
+  assert.match(memoryFlatness(runs, 'rooms')!, /1,000 to 100,000 rooms: 29\.3 KB -> 48\.8 KB \(min 29\.3 KB, max 48\.8 KB\), largest\/smallest = 1\.67x, flat within 2x/);
+  assert.match(memoryFlatness([result(1000, 10_000), result(100_000, 30_000)], 'rooms')!, /3\.00x, NOT flat within 2x: it grows/);
+  assert.match(memoryFlatness([result(1000, 30_000), result(100_000, 3_000)], 'rooms')!, /10\.00x, NOT flat within 2x: it falls/);
   assert.is(memoryFlatness(runs, 'events'), undefined);
   // a run stopped part way says nothing about memory per room
   const stopped = [...runs.slice(0, 3), result(100_000, 5_000, { interrupted: true })];
