@@ -19,7 +19,7 @@
  *
  *   node --import tsx bench/storage.ts [--rooms 1000] [--seconds 3] [--repeats 3]
  *                                      [--events 100000] [--members 10000]
- *                                      [--only-group | --only-efficiency]
+ *                                      [--only-group [--depth4] [--no-raw] | --only-efficiency]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -316,13 +316,13 @@ function median(xs: number[]): number {
 const ONLY = process.argv.includes('--only-group');
 const ONLY_EFFICIENCY = process.argv.includes('--only-efficiency');
 const rows: string[][] = [];
-if (!ONLY_EFFICIENCY) {
+if (!ONLY_EFFICIENCY && !process.argv.includes('--no-raw')) {
   const raw: number[] = [];
   for (let i = 0; i < REPEATS; i++) raw.push(await rawFloor());
   rows.push(['raw LevelDB, no storage layer', 'no', String(ROOMS), '-', Math.round(median(raw)).toLocaleString('en-US'), String(ROOMS), '-', '-', raw.map((x) => Math.round(x)).join(' / ')]);
 }
 const CONFIGS: ReadonlyArray<readonly [group: boolean, fsync: boolean, depth: number]> = ONLY
-  ? [[true, false, 1], [true, false, 4]]
+  ? process.argv.includes('--depth4') ? [[true, false, 4]] : [[true, false, 1], [true, false, 4]]
   : [[true, false, 1], [true, false, 4], [false, false, 1], [true, true, 1], [true, true, 4], [false, true, 1]];
 for (const [group, fsync, depth] of ONLY_EFFICIENCY ? [] : CONFIGS) {
   const rates: number[] = [];
