@@ -10,6 +10,8 @@
  * --server child (default): the gateway runs in a child process started
  * with the server command, as clients meet it; `same`: in this process.
  * --json: JSON text frames instead of msgpack.
+ * --rounds N: run the modes N times, alternating, each on fresh data, and
+ * report medians (with every round's events/s).
  * --url ws://... [--token T]: drive a server that is already running (the
  * server's creator user is @bench:bench.test, so start it with
  * --server-name bench.test).
@@ -40,13 +42,15 @@ interface Opts {
   binary: boolean;
   server: 'child' | 'same';
   modes: string[];
+  /** rounds of every mode, alternating (the machine's load drifts: medians over interleaved rounds compare fairly) */
+  rounds: number;
   /** an already running server to drive instead of starting one (WebSocket mode only) */
   url?: string;
   token?: string;
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { rooms: 1000, events: 100, conns: 8, window: 64, binary: true, server: 'child', modes: ['inproc', 'ws'] };
+  const o: Opts = { rooms: 1000, events: 100, conns: 8, window: 64, binary: true, server: 'child', modes: ['inproc', 'ws'], rounds: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -61,6 +65,7 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--json') o.binary = false;
     else if (a === '--server') o.server = next() === 'same' ? 'same' : 'child';
     else if (a === '--modes') o.modes = next().split(',');
+    else if (a === '--rounds') o.rounds = Math.max(1, Number(next()));
     else if (a === '--url') o.url = next();
     else if (a === '--token') o.token = next();
     else throw new Error(`unknown option ${a}`);
@@ -239,23 +244,45 @@ function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const results: Result[] = [];
-  process.stderr.write(`gateway bench: ${o.rooms} rooms x ${o.events} events, ${o.conns} connections x window ${o.window}, ${o.binary ? 'msgpack' : 'JSON'}, server ${o.server === 'child' ? 'in a child process' : 'in this process'}\n`);
-  for (const m of o.modes) {
-    const t = m === 'inproc' ? await inProcess() : await overWebSocket(o);
-    const name = m === 'inproc' ? 'in-process' : `websocket x${o.conns} (${o.binary ? 'msgpack' : 'json'})`;
-    process.stderr.write(`  running ${name} ...\n`);
-    try {
-      results.push(await runWorkload(m === 'inproc' ? 'in-process' : name, t, o));
-    } finally {
-      await t.close();
+  const byMode = new Map<string, Result[]>();
+  process.stderr.write(`gateway bench: ${o.rooms} rooms x ${o.events} events, ${o.conns} connections x window ${o.window}, ${o.binary ? 'msgpack' : 'JSON'}, server ${o.url ? `at ${o.url}` : o.server === 'child' ? 'in a child process' : 'in this process'}, ${o.rounds} round(s)\n`);
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const m of o.modes) {
+      const t = m === 'inproc' ? await inProcess() : await overWebSocket(o);
+      const name = m === 'inproc' ? 'in-process' : `websocket x${o.conns} (${o.binary ? 'msgpack' : 'json'})`;
+      process.stderr.write(`  round ${round}: ${name} ...`);
+      try {
+        const r = await runWorkload(name, t, o);
+        process.stderr.write(` ${r.rate.toFixed(0)} events/s\n`);
+        byMode.set(name, [...(byMode.get(name) ?? []), r]);
+      } finally {
+        await t.close();
+      }
     }
   }
-  const base = results.find((r) => r.mode === 'in-process');
-  const head = ['mode', 'events', 'seconds', 'events/s', 'rtt p50 ms', 'rtt p99 ms', 'lag p50 ms', 'lag p99 ms', 'not accepted', 'vs in-process'];
-  const rows = results.map((r) => [
+  const agg = [...byMode].map(([mode, rs]) => ({
+    mode,
+    events: rs[0]!.events,
+    seconds: median(rs.map((r) => r.seconds)),
+    rate: median(rs.map((r) => r.rate)),
+    rttP50: median(rs.map((r) => r.rttP50)),
+    rttP99: median(rs.map((r) => r.rttP99)),
+    lagP50: median(rs.map((r) => r.lagP50)),
+    lagP99: median(rs.map((r) => r.lagP99)),
+    notAccepted: rs.reduce((a, r) => a + r.notAccepted, 0),
+    rounds: rs.map((r) => r.rate.toFixed(0)).join('/'),
+  }));
+  const base = agg.find((r) => r.mode === 'in-process');
+  const head = ['mode', 'events', 'seconds', 'events/s', 'rtt p50 ms', 'rtt p99 ms', 'lag p50 ms', 'lag p99 ms', 'not accepted', 'vs in-process', 'rounds events/s'];
+  const rows = agg.map((r) => [
     r.mode,
     String(r.events),
     fmt(r.seconds, 2),
@@ -266,7 +293,9 @@ async function main(): Promise<void> {
     fmt(r.lagP99, 2),
     String(r.notAccepted),
     base ? `${fmt((100 * r.rate) / base.rate, 0)}%` : '-',
+    r.rounds,
   ]);
+  if (o.rounds > 1) console.log(`medians of ${o.rounds} interleaved rounds`);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
