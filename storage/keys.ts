@@ -5,18 +5,19 @@
  * string is not the last part of a key it is preceded by its 2-byte length.
  *
  *   0x00 'schema'                         -> schema version (u64)
+ *   0x00 'journal_next'                   -> next journal sequence (u64)
  *   0x01 ns string                        -> NID (u64)            string -> NID
  *   0x02 ns nid                           -> UTF-8 string         NID -> string
  *   0x10 eventNid                         -> event metadata (msgpack)
- *   0x11 eventNid                         -> event JSON (msgpack of the object)
- *   0x20 blockNid                         -> state block bytes
+ *   0x11 eventNid                         -> event JSON (UTF-8 JSON text)
+ *   0x20 blockNid                         -> state block bytes (state-block.ts)
  *   0x21 hash16                           -> blockNid (u64)
- *   0x22 snapshotNid                      -> snapshot record bytes
+ *   0x22 snapshotNid                      -> snapshot record bytes (snapshot-record.ts)
  *   0x23 hash16                           -> snapshotNid (u64)
  *   0x30 roomNid                          -> room record (msgpack)
- *   0x40 pos                              -> output entry (msgpack [roomNid, payload])
+ *   0x40 pos                              -> output entry ('<roomNid>:<json>' or 0x01 varint roomNid bytes)
  *   0x41 roomNid pos                      -> empty (per-room output index)
- *   0x50 seq                              -> journal entry (msgpack)
+ *   0x50 seq                              -> journal entry (as an output entry, roomNid 0)
  *   0x60 roomNid user                     -> membership (msgpack [membership, eventNid])
  *   0x61 len16 sender txnId               -> txn record (msgpack)
  *   0x62 targetNid redactionNid           -> empty (redactions index)
