@@ -297,7 +297,9 @@ test('a consumer that stops taking outputs makes the client stop reading, then i
   try {
     const sub = await c.subscribe();
     rs.appendMany('!r:x', 2000);
-    await sleep(300);
+    const end = Date.now() + 10_000;
+    while (sub.buffered < 50 && Date.now() < end) await sleep(10);
+    await sleep(300); // time for more to arrive, if reading had not stopped
     // the bound, plus what the last socket read already held (a 64 KiB read: a few 16 KiB frames)
     assert.ok(sub.buffered >= 50 && sub.buffered <= 50 + 8, `client buffered ${sub.buffered}`);
     assert.ok(rs.pulled < 2000, `server pulled ${rs.pulled}`);
