@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,14 @@ import { RoomServerClient } from '../../src/client/client.js';
 import type { NewRoomEventOutput } from '../../src/api.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'src/cli.ts');
 // `--import tsx` resolves from the working directory; from a temporary folder name the loader by path
 const tsxLoader = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
+/** `npm start`'s command line (package.json), made runnable from any folder */
+const startArgs: string[] = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .trim()
+  .split(/\s+/)
+  .slice(1) // node
+  .map((a, i, all) => (a === 'tsx' && all[i - 1] === '--import' ? tsxLoader : a.endsWith('.ts') ? join(root, a) : a));
 const dirs: string[] = [];
 const children = new Set<ChildProcess>();
 
@@ -36,7 +41,7 @@ interface Proc {
 }
 
 function run(args: string[], cwd: string, env: Record<string, string> = {}): { child: ChildProcess; out: () => string; err: () => string; exit: Proc['exit'] } {
-  const child = spawn(process.execPath, ['--import', tsxLoader, cli, ...args], {
+  const child = spawn(process.execPath, [...startArgs, ...args], {
     cwd,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
