@@ -7,7 +7,6 @@
  */
 import { Worker } from 'node:worker_threads';
 import { cpus } from 'node:os';
-import { sign } from 'node:crypto';
 
 type Job =
   | { op: 'verify'; publicKey: string; data: Uint8Array; signature: string }
@@ -61,10 +60,12 @@ function run(j) {
 }
 parentPort.on('message', (m) => parentPort.postMessage({ id: m.id, results: m.jobs.map(run) }));
 `;
-import { verifyBytes, type SigningKey } from '../src/matrix/ed25519.js';
+import { signBytes, verifyBytes, type SigningKey } from '../src/matrix/ed25519.js';
 
 interface Pending {
   job: Job;
+  /** for sign jobs: the key, so an inline run uses its cached KeyObject */
+  key?: SigningKey;
   resolve: (r: boolean | Uint8Array) => void;
   reject: (e: unknown) => void;
 }
@@ -124,15 +125,16 @@ export class CryptoPool {
   private runInline(p: Pending): void {
     try {
       const j = p.job;
-      p.resolve(j.op === 'verify' ? verifyBytes(j.publicKey, j.data, j.signature) : signInline(j.seed, j.data));
+      p.resolve(j.op === 'verify' ? verifyBytes(j.publicKey, j.data, j.signature) : signBytes(p.key!, j.data));
     } catch (e) {
       p.reject(e);
     }
   }
 
-  private push(job: Job): Promise<boolean | Uint8Array> {
+  private push(job: Job, key?: SigningKey): Promise<boolean | Uint8Array> {
     return new Promise((resolve, reject) => {
-      const p = { job, resolve, reject };
+      const p: Pending = { job, resolve, reject };
+      if (key) p.key = key;
       if (!this.started && !this.closed) this.start();
       if (this.workers.length === 0 || this.closed) return this.runInline(p);
       this.queue.push(p);
@@ -177,7 +179,7 @@ export class CryptoPool {
   }
 
   async sign(key: SigningKey, data: Uint8Array): Promise<Buffer> {
-    const r = (await this.push({ op: 'sign', seed: key.seed, data })) as Uint8Array;
+    const r = (await this.push({ op: 'sign', seed: key.seed, data }, key)) as Uint8Array;
     return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
   }
 
@@ -187,9 +189,4 @@ export class CryptoPool {
     for (const w of ws) for (const batch of w.inFlight.values()) for (const p of batch) this.runInline(p);
     await Promise.all(ws.map((w) => w.worker.terminate()));
   }
-}
-
-function signInline(seed: Uint8Array, data: Uint8Array): Uint8Array {
-  const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-  return sign(null, data, { key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }

@@ -128,7 +128,8 @@ export class RoomServer implements RoomServerApi {
     });
     this.hub = new SubscriptionHub(this.adapter);
     this.admission = new Admission({ ...DEFAULT_ADMISSION, ...o.opts.admission });
-    this.crypto = new CryptoPool(o.opts.cryptoWorkers ?? defaultCryptoWorkers());
+    const envWorkers = process.env.ROOMSERVER_CRYPTO_WORKERS;
+    this.crypto = new CryptoPool(o.opts.cryptoWorkers ?? (envWorkers !== undefined && envWorkers !== '' ? Number(envWorkers) : defaultCryptoWorkers()));
     this.supervisor = new Supervisor(
       {
         store: this.adapter,
