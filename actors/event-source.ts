@@ -13,7 +13,7 @@ import { Lru } from './lru.js';
 
 export class EventCache {
   private readonly lru: Lru<string, MatrixEvent>;
-  constructor(max = 20_000) {
+  constructor(max = 40_000) {
     this.lru = new Lru(max);
   }
   get(id: string): MatrixEvent | undefined {

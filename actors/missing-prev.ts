@@ -41,6 +41,8 @@ export class ParkedEvents {
     private readonly limits: ParkLimits,
     /** asks the room actor to run its parked events again (deadlines) */
     private readonly wake: () => void,
+    /** told of every change in the number of parked events */
+    private readonly onCount: (delta: number) => void = () => {},
   ) {}
 
   get size(): number {
@@ -60,6 +62,7 @@ export class ParkedEvents {
     else this.items.set(input.event.eventId, [p]);
     this.count += 1;
     this.bytes += bytes;
+    this.onCount(1);
     this.schedule(input.deadline);
   }
 
@@ -81,6 +84,7 @@ export class ParkedEvents {
       this.count -= 1;
       this.bytes -= p.bytes;
     }
+    if (list.length) this.onCount(-list.length);
     return list;
   }
 

@@ -23,7 +23,7 @@ type StoredOutput =
   | { t: 'r'; e: number; by: number };
 
 export class StoreAdapter implements RoomStore, OutputLog {
-  private readonly records = new Lru<string, EventRecord>(20_000);
+  private readonly records = new Lru<string, EventRecord>(40_000);
   private readonly states = new Lru<number, StateMap>(64);
 
   constructor(readonly store: Store) {}

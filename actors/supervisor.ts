@@ -59,7 +59,7 @@ export class Supervisor {
     if (!s) {
       const entry: RoomEntry = {
         roomId,
-        parked: new ParkedEvents(this.deps.park, () => this.dispatch(roomId, { op: 'retry' })),
+        parked: new ParkedEvents(this.deps.park, () => this.dispatch(roomId, { op: 'retry' }), (d) => this.parkedDelta(d)),
       };
       s = { entry, logic: new RoomLogic(this.deps, entry), actor: undefined };
       this.slots.set(roomId, s);
@@ -98,19 +98,18 @@ export class Supervisor {
     if (s.actor && s.actor.send(msg)) return;
     // never spawned, or passivated (nact drops messages to stopped actors)
     this.spawn(roomId, s).send(msg);
-    this.updateParkedGauge();
   }
 
+  /** Parked events across all rooms (kept as a running count: no walk over the rooms). */
   parkedCount(): number {
-    let n = 0;
-    for (const s of this.slots.values()) n += s.entry.parked.size;
-    return n;
+    return this.parked;
   }
 
-  private updateParkedGauge(): void {
-    let n = 0;
-    for (const s of this.slots.values()) n += s.entry.parked.size;
-    parkedGauge.set(n);
+  private parked = 0;
+
+  private parkedDelta(d: number): void {
+    this.parked += d;
+    parkedGauge.set(this.parked);
   }
 
   /** Stops taking messages; parked inputs fail; waits for mailboxes to drain. */
