@@ -16,12 +16,6 @@ import type { EventSource } from './event-source.js';
 import { Lru } from './lru.js';
 import { stateResSeconds } from '../src/metrics.js';
 
-export interface StateAt {
-  state: StateMap;
-  /** the snapshot holding exactly `state` (0 = empty state) */
-  snapshot: number;
-}
-
 
 export function ownEntry(r: Pick<EventRecord, 'stateKey' | 'rejected'>): StateKeyString | undefined {
   return r.rejected ? undefined : r.stateKey;
@@ -51,7 +45,7 @@ export function diffStates(a: StateMap, b: StateMap): { adds: string[]; removes:
 
 export class RoomStateCalc {
   /** full state after recent events (fork handling); bounded */
-  private readonly after = new Lru<string, StateAt>(16);
+  private readonly after = new Lru<string, StateMap>(16);
 
   constructor(
     readonly roomId: string,
@@ -63,7 +57,7 @@ export class RoomStateCalc {
   /** The state after a stored, non-outlier event (its state before, plus itself). */
   async stateAfter(rec: EventRecord): Promise<StateMap> {
     const hit = this.after.get(rec.eventId);
-    if (hit) return hit.state;
+    if (hit) return hit;
     const before = await this.store.loadSnapshot(rec.beforeSnapshot);
     const own = ownEntry(rec);
     let state = before;
@@ -71,12 +65,12 @@ export class RoomStateCalc {
       state = new Map(before);
       state.set(own, rec.eventId);
     }
-    this.after.set(rec.eventId, { state, snapshot: -1 });
+    this.after.set(rec.eventId, state);
     return state;
   }
 
   rememberAfter(eventId: string, state: StateMap): void {
-    this.after.set(eventId, { state, snapshot: -1 });
+    this.after.set(eventId, state);
   }
 
   /** Resolves several states into one with the room version's algorithm. */
