@@ -278,13 +278,20 @@ export class RoomServer implements RoomServerApi {
 
   private trackPending(id: string, promise: Promise<InputResult>): Promise<InputResult> {
     this.pending.set(id, { promise });
-    const done = promise.finally(() => {
+    return this.track(promise, () => {
       if (this.pending.get(id)?.promise === promise) this.pending.delete(id);
+    });
+  }
+
+  /** Keeps a request in the set close() drains until it settles; `after` runs then. */
+  private track<T>(p: Promise<T>, after?: () => void): Promise<T> {
+    const done = p.finally(() => {
+      after?.();
       this.inFlight.delete(done);
     });
-    this.inFlight.add(done);
     done.catch(() => {});
-    return promise;
+    this.inFlight.add(done);
+    return p;
   }
 
   private dispatchInput(p: PreparedInput): Promise<InputResult> {
@@ -382,14 +389,10 @@ export class RoomServer implements RoomServerApi {
     await this.admission.acquire(req.roomId, bytes, this.deadlineMs);
     inFlightInputs.inc();
     const p = new Promise<SendReply>((resolve, reject) => this.supervisor.dispatch(req.roomId, { op: 'send', req, reply: { resolve, reject } }));
-    const done = p.finally(() => {
+    return this.track(p, () => {
       inFlightInputs.dec();
       this.admission.release(req.roomId, bytes);
-      this.inFlight.delete(done);
     });
-    done.catch(() => {});
-    this.inFlight.add(done);
-    return p;
   }
 
   async createRoom(req: CreateRoomRequest): Promise<CreateRoomReply> {
@@ -426,10 +429,7 @@ export class RoomServer implements RoomServerApi {
     const p = new Promise<CreateRoomReply>((resolve, reject) =>
       this.supervisor.dispatch(roomId, { op: 'create', create: { req, roomId, ...(createEvent ? { createEvent } : {}) }, reply: { resolve, reject } } as RoomMsg),
     );
-    const done = p.finally(() => this.inFlight.delete(done));
-    done.catch(() => {});
-    this.inFlight.add(done);
-    return p;
+    return this.track(p);
   }
 
   // ---------------------------------------------------------------------------
@@ -476,7 +476,6 @@ export class RoomServer implements RoomServerApi {
       // parked inputs wait for a deadline; everything else finishes
       for (let i = 0; i < 1000 && this.inFlight.size > 0; i++) {
         await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, 50))]);
-        if ([...this.inFlight].length === 0) break;
         if (this.onlyParkedLeft()) break;
       }
     });
