@@ -105,7 +105,7 @@ export class ParkedEvents {
     for (const [id, list] of [...this.items]) {
       if (await isReady(list[0]!.input)) ready.push(...this.remove(id));
     }
-    ready.sort((a, b) => a.input.event.depth - b.input.event.depth || (a.input.event.eventId < b.input.event.eventId ? -1 : 1));
+    ready.sort((a, b) => byDepth(a.input, b.input));
     return ready;
   }
 
@@ -240,14 +240,29 @@ async function fetchAuthChain(g: GapFetch): Promise<PreparedInput[]> {
 }
 
 function prepareAll(g: GapFetch, pdus: JsonObject[], kind: PreparedInput['kind'], origin: string): PreparedInput[] {
+  return preparePeerEvents(g.deps, g.rv, pdus, kind, { origin, deadline: g.deadline });
+}
+
+/** Oldest first: by depth, then event ID. */
+export function byDepth(a: PreparedInput, b: PreparedInput): number {
+  return a.event.depth - b.event.depth || (a.event.eventId < b.event.eventId ? -1 : 1);
+}
+
+/** Parses and hash-checks events a peer sent, skipping malformed ones, oldest first. */
+export function preparePeerEvents(
+  deps: Pick<RoomDeps, 'prepare'>,
+  rv: RoomVersion,
+  pdus: JsonObject[],
+  kind: PreparedInput['kind'],
+  extra?: Partial<PreparedInput>,
+): PreparedInput[] {
   const out: PreparedInput[] = [];
   for (const pdu of pdus) {
     try {
-      out.push(g.deps.prepare(pdu, g.rv, kind, { origin, deadline: g.deadline }));
+      out.push(deps.prepare(pdu, rv, kind, extra));
     } catch {
       // a malformed event from a peer is skipped
     }
   }
-  out.sort((a, b) => a.event.depth - b.event.depth || (a.event.eventId < b.event.eventId ? -1 : 1));
-  return out;
+  return out.sort(byDepth);
 }

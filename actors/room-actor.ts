@@ -26,7 +26,7 @@ import type { PreparedCreate, PreparedInput, Reply, RoomMsg } from './messages.j
 import { statusOf, type EventRecord, type RoomHead, type RoomStore, type Unit, type PendingOutput } from './room-store.js';
 import { EventSource, type EventCache } from './event-source.js';
 import { RoomStateCalc, diffStates, ownEntry, type StateChanges } from './room-state.js';
-import { ParkedEvents, type ParkLimits } from './missing-prev.js';
+import { fetchGap, preparePeerEvents, type ParkedEvents, type ParkLimits } from './missing-prev.js';
 import { buildLocalEvent, createRoomEvents } from './local-events.js';
 import { redactionAllowed, redactedCopy } from './redactions.js';
 import { inputsTotal } from '../src/metrics.js';
@@ -318,16 +318,7 @@ export class RoomLogic {
 
   /** Checks and stores fetched events as outliers, oldest first. */
   private async storeOutliers(room: RoomHot, pdus: JsonObject[]): Promise<void> {
-    const prepared: PreparedInput[] = [];
-    for (const pdu of pdus) {
-      try {
-        prepared.push(this.deps.prepare(pdu, room.rv!, 'outlier'));
-      } catch {
-        // malformed events from a peer are skipped
-      }
-    }
-    prepared.sort((a, b) => a.event.depth - b.event.depth || (a.event.eventId < b.event.eventId ? -1 : 1));
-    for (const p of prepared) {
+    for (const p of preparePeerEvents(this.deps, room.rv!, pdus, 'outlier')) {
       if (await this.store.getEvent(p.event.eventId)) continue;
       await this.process(room, p, true);
     }
@@ -712,4 +703,3 @@ export function serverOf(id: string): string | undefined {
   return i < 0 ? undefined : id.slice(i + 1);
 }
 
-import { fetchGap } from './missing-prev.js';
