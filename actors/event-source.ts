@@ -3,6 +3,12 @@
  * all rooms, then from storage. Auth rules and state resolution work on
  * MatrixEvent objects; parsing stored JSON again on every look-up would
  * dominate their cost.
+ *
+ * A room actor's source also keeps its room's most used state events (the
+ * auth events of its current state) in a small cache of its own: with thousands of busy rooms the shared cache cycles faster than one
+ * room comes back, and every event would re-read and re-parse the same
+ * power levels and member events. That cache lives and dies with the
+ * room's hot state, so its memory follows the number of live rooms.
  */
 import type { MatrixEvent } from '../src/matrix/event.js';
 import type { JsonObject } from '../src/matrix/json.js';
@@ -28,19 +34,49 @@ export class EventCache {
 }
 
 export class EventSource {
+  /** the room's own hot events (room actors only; see the module comment) */
+  private readonly local: Lru<string, MatrixEvent> | undefined;
+
   constructor(
     private readonly store: RoomStore,
     private readonly cache: EventCache,
     private readonly rv: RoomVersion,
-  ) {}
+    localSize = 0,
+  ) {
+    this.local = localSize > 0 ? new Lru(localSize) : undefined;
+  }
+
+  /** A cached event (room cache first, then the shared one), or undefined. */
+  cached(id: string): MatrixEvent | undefined {
+    const local = this.local;
+    if (local === undefined) return this.cache.get(id);
+    let e = local.get(id);
+    if (e === undefined) {
+      e = this.cache.get(id);
+      if (e !== undefined && e.stateKey !== undefined) local.add(id, e);
+    }
+    return e;
+  }
+
+  /** Makes an event visible to look-ups (stored, or about to be). The room keeps state events only. */
+  remember(e: MatrixEvent): void {
+    this.cache.set(e);
+    if (e.stateKey !== undefined) this.local?.set(e.eventId, e);
+  }
+
+  /** Drops a cached event (its stored form changed, or its commit failed). */
+  forget(id: string): void {
+    this.cache.delete(id);
+    this.local?.delete(id);
+  }
 
   async get(id: string): Promise<MatrixEvent | undefined> {
-    const hit = this.cache.get(id);
+    const hit = this.cached(id);
     if (hit) return hit;
     const json = await this.store.getEventJson(id);
     if (!json) return undefined;
     const ev = parseStored(json, this.rv);
-    if (ev) this.cache.set(ev);
+    if (ev) this.remember(ev);
     return ev;
   }
 
@@ -48,7 +84,7 @@ export class EventSource {
     const out = new Map<string, MatrixEvent>();
     const misses: string[] = [];
     for (const id of ids) {
-      const hit = this.cache.get(id);
+      const hit = this.cached(id);
       if (hit) out.set(id, hit);
       else misses.push(id);
     }

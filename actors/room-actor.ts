@@ -30,6 +30,7 @@ import { fetchGap, preparePeerEvents, type ParkedEvents, type ParkLimits } from 
 import { buildLocalEvent, createRoomEvents } from './local-events.js';
 import { redactionAllowed, redactedCopy } from './redactions.js';
 import { inputsTotal } from '../src/metrics.js';
+import { Lru } from './lru.js';
 
 export interface RoomDeps {
   store: RoomStore;
@@ -62,7 +63,13 @@ export interface RoomHot {
   current: StateMap;
   events: EventSource | undefined;
   calc: RoomStateCalc | undefined;
+  /** the records this room reads for every event (its auth events, its latest events); see event-source.ts */
+  records: Lru<string, EventRecord>;
 }
+
+/** Entries of a live room's own caches of state events and of records. */
+const ROOM_EVENT_CACHE = 16;
+const ROOM_RECORD_CACHE = 12;
 
 /** Per-room data that outlives the actor's hot state (kept by the supervisor). */
 export interface RoomEntry {
@@ -85,7 +92,7 @@ export class RoomLogic {
   async load(): Promise<RoomHot> {
     const roomId = this.entry.roomId;
     const head = await this.store.getRoom(roomId);
-    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined };
+    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined, records: new Lru(ROOM_RECORD_CACHE) };
     if (head) {
       this.attachVersion(hot, roomVersion(head.roomVersion));
       hot.current = new Map(await this.store.loadSnapshot(head.currentSnapshot));
@@ -96,7 +103,7 @@ export class RoomLogic {
 
   private attachVersion(hot: RoomHot, rv: RoomVersion): void {
     hot.rv = rv;
-    hot.events = new EventSource(this.store, this.deps.cache, rv);
+    hot.events = new EventSource(this.store, this.deps.cache, rv, ROOM_EVENT_CACHE);
     hot.calc = new RoomStateCalc(hot.roomId, rv, this.store, hot.events);
   }
 
@@ -162,6 +169,23 @@ export class RoomLogic {
         }
       }
     }
+  }
+
+  /** A stored event's record, from the room's own cache when it is there. */
+  private async getRecord(room: RoomHot, eventId: string): Promise<EventRecord | undefined> {
+    const hit = room.records.get(eventId);
+    if (hit) return hit;
+    const r = await this.store.getEvent(eventId);
+    if (r) room.records.add(eventId, r);
+    return r;
+  }
+
+  /** Commits a unit of this room and keeps the room's cached records in step with it. */
+  private async commitUnit(room: RoomHot, unit: Unit): Promise<Output[]> {
+    const outputs = await this.store.commit(room.roomId, unit);
+    if (unit.event) room.records.set(unit.event.record.eventId, unit.event.record);
+    for (const r of unit.redactEvents ?? []) room.records.delete(r.eventId);
+    return outputs;
   }
 
   private async isKnownWithState(eventId: string): Promise<boolean> {
@@ -259,7 +283,7 @@ export class RoomLogic {
     } else {
       const prevRecs: EventRecord[] = [];
       for (const id of ev.prevEvents) {
-        const r = await this.store.getEvent(id);
+        const r = await this.getRecord(room, id);
         if (!r || r.outlier) return fromFetch && input.kind === 'old' ? rejectUnstored('missing_prev_events') : 'parked';
         prevRecs.push(r);
       }
@@ -302,7 +326,7 @@ export class RoomLogic {
     const rejected = new Set<string>();
     const create = rv12CreateId(ev);
     for (const id of create ? [...ev.authEvents, create] : ev.authEvents) {
-      const r = await this.store.getEvent(id);
+      const r = await this.getRecord(room, id);
       if (r?.rejected) rejected.add(id);
     }
     return { events: ev.authEvents.map((id) => got.get(id)!), rejected };
@@ -391,8 +415,8 @@ export class RoomLogic {
     if (!room.head && ev.type === 'm.room.create') {
       // a rejected create event leaves the room uncreated
     }
-    await this.store.commit(room.roomId, unit);
-    this.deps.cache.set(ev);
+    await this.commitUnit(room, unit);
+    room.events!.remember(ev);
     return { event_id: ev.eventId, status: 'rejected', reason };
   }
 
@@ -401,8 +425,8 @@ export class RoomLogic {
     const unit: Unit = { event: { record: this.record(room, ev, { outlier: true }), json: ev.json } };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     await this.applyPendingRedactions(room, ev, unit);
-    await this.store.commit(room.roomId, unit);
-    this.deps.cache.set(ev);
+    await this.commitUnit(room, unit);
+    room.events!.remember(ev);
     return { event_id: ev.eventId, status: 'outlier' };
   }
 
@@ -451,14 +475,14 @@ export class RoomLogic {
         snap = changes.length ? await this.store.deriveSnapshot(unit, room.roomId, s.beforeSnap, changes) : s.beforeSnap;
       } else {
         // state resolution looks the event up: make it visible before it is stored
-        this.deps.cache.set(ev);
+        room.events!.remember(ev);
         const after = new Map(s.before);
         if (own !== undefined) after.set(own, ev.eventId);
         room.calc!.rememberAfter(ev.eventId, after);
         const others = extremities.filter((x) => x !== ev.eventId);
         const states = [after];
         for (const x of others) {
-          const r = await this.store.getEvent(x);
+          const r = await this.getRecord(room, x);
           if (r) states.push(await room.calc!.stateAfter(r));
         }
         newCurrent = await room.calc!.resolve(states);
@@ -501,14 +525,14 @@ export class RoomLogic {
 
     let outputs: Output[];
     try {
-      outputs = await this.store.commit(room.roomId, unit);
+      outputs = await this.commitUnit(room, unit);
     } catch (e) {
-      this.deps.cache.delete(ev.eventId);
+      room.events!.forget(ev.eventId);
       throw e;
     }
 
     // Only now, with the unit durable, move the hot state forward.
-    this.deps.cache.set(ev);
+    room.events!.remember(ev);
     if (isCreate) {
       room.head = newHead;
       room.current = newCurrent!;
@@ -612,7 +636,7 @@ export class RoomLogic {
       redaction_event_id: redaction.eventId,
       redaction_event: redaction.json,
     });
-    this.deps.cache.delete(target.eventId);
+    room.events!.forget(target.eventId);
   }
 
   // ---------------------------------------------------------------------------
