@@ -21,6 +21,8 @@ import { DURABLE, PendingItem, type PutFn } from './pending.js';
 import { corrupt } from './records.js';
 
 const NO_DEPS: readonly PendingItem[] = [];
+/** Most strings remembered as absent per namespace. */
+const ABSENT_MAX = 10_000;
 
 class PendingMapping extends PendingItem {
   readonly deps = NO_DEPS;
@@ -61,6 +63,15 @@ class Namespace {
   readonly pendStr = new Map<string, PendingMapping>();
   readonly pendNid = new Map<number, PendingMapping>();
   readonly allocating = new Map<string, Promise<number>>();
+  /**
+   * Strings a read found without a mapping, and none allocated since: the
+   * next `nid()` of one allocates at once instead of reading again (an
+   * event checked for duplicates on input, then stored). Only allocate()
+   * creates mappings, and it removes the string from here.
+   */
+  readonly absent = new Set<string>();
+  /** Reads of `lookup()` in flight per string; `allocated` is set when the string gets a NID meanwhile. */
+  readonly reading = new Map<string, { allocated: boolean; n: number }>();
 
   constructor(readonly ns: Ns, cacheSize: number) {
     this.limit = nidLimit(ns);
@@ -159,6 +170,7 @@ export class NidMaps {
     const sp = this.space(ns);
     const known = sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
     if (known !== undefined) return known;
+    if (sp.absent.has(s)) return this.allocate(sp, s, str2NidKey(sp.ns, s));
     let p = sp.allocating.get(s);
     if (p === undefined) {
       const key = str2NidKey(sp.ns, s);
@@ -192,6 +204,9 @@ export class NidMaps {
       throw new RoomServerError('M_LIMIT_EXCEEDED', `no ${nsName(sp.ns)} NIDs left`, 'storage_nids_exhausted');
     }
     const nid = sp.next++;
+    sp.absent.delete(s);
+    const probe = sp.reading.get(s);
+    if (probe !== undefined) probe.allocated = true;
     const item = new PendingMapping(sp, nid, s, key);
     sp.pendStr.set(s, item);
     sp.pendNid.set(nid, item);
@@ -199,8 +214,22 @@ export class NidMaps {
   }
 
   private async readNid(sp: Namespace, s: string): Promise<number | undefined> {
-    const v = await this.getter.get(str2NidKey(sp.ns, s));
-    return v === undefined ? undefined : this.found(sp, s, v);
+    let probe = sp.reading.get(s);
+    if (probe === undefined) sp.reading.set(s, (probe = { allocated: false, n: 0 }));
+    probe.n++;
+    let v: Buffer | undefined;
+    try {
+      v = await this.getter.get(str2NidKey(sp.ns, s));
+    } finally {
+      if (--probe.n === 0) sp.reading.delete(s);
+    }
+    if (v !== undefined) return this.found(sp, s, v);
+    // Absent on disk and not allocated since the read began: remember it (bounded).
+    if (!probe.allocated && !sp.pendStr.has(s)) {
+      if (sp.absent.size >= ABSENT_MAX) sp.absent.clear();
+      sp.absent.add(s);
+    }
+    return undefined;
   }
 
   async lookupMany(ns: Ns, strs: readonly string[]): Promise<Array<number | undefined>> {

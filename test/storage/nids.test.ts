@@ -151,4 +151,38 @@ test('strings without a UTF-8 form and bad NIDs are refused', async () => {
   });
 });
 
+
+
+test('a string a lookup found absent gets exactly one NID, through cache evictions and racing reads', async () => {
+  const dir = tempDir('absent');
+  const store = await Store.open(dir, { nidCacheSize: 2 });
+  const setup = store.unit();
+  const roomNid = await setup.nid(Ns.ROOM, '!r:a');
+  const typeNid = await setup.nid(Ns.TYPE, 'm.room.message');
+  await store.commit(setup);
+  const put = async (id: string): Promise<number> => {
+    const u = store.unit();
+    const n = await u.nid(Ns.EVENT, id);
+    u.putEvent(n, meta(roomNid, typeNid), { type: 'm.room.message' });
+    await store.commit(u);
+    return n;
+  };
+  // Found absent, then stored: one NID, stable after the tiny cache forgot it.
+  assert.is(await store.lookupNid(Ns.EVENT, '$a'), undefined);
+  const a = await put('$a');
+  assert.is(await store.lookupNid(Ns.EVENT, '$a'), a);
+  // A lookup reading while the same string is allocated and stored.
+  const racing = store.lookupNid(Ns.EVENT, '$b');
+  const b = await put('$b');
+  const seen = await racing;
+  assert.ok(seen === undefined || seen === b, `racing lookup saw ${String(seen)}`);
+  for (let i = 0; i < 8; i++) await put(`$filler${i}`); // pushes $a and $b out of the cache
+  assert.is(await store.nid(Ns.EVENT, '$a'), a, 'never reallocated');
+  assert.is(await store.nid(Ns.EVENT, '$b'), b, 'never reallocated');
+  assert.is(await store.lookupNid(Ns.EVENT, '$b'), b);
+  assert.ok((await store.checkIntegrity()).ok);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test.run();
