@@ -174,17 +174,29 @@ export class StoreAdapter implements RoomStore, OutputLog {
 
   async commit(roomId: string, unit: Unit): Promise<Output[]> {
     const su = this.storeUnit(unit);
-    const roomNid = roomId ? await su.nid(Ns.ROOM, roomId) : 0;
+    // NIDs are nearly always known in memory: take them without a promise each (see CommitUnit.nidNow).
+    const now = (ns: Ns, s: string): number | Promise<number> => su.nidNow(ns, s);
+    const many = (ns: Ns, s: readonly string[]): number[] | Promise<number[]> => su.nidsNow(ns, s);
+    let roomNid = 0;
+    if (roomId) {
+      const r = now(Ns.ROOM, roomId);
+      roomNid = typeof r === 'number' ? r : await r;
+    }
     const ev = unit.event;
-    let eventNid = 0;
     if (ev) {
       const r = ev.record;
-      eventNid = await su.nid(Ns.EVENT, r.eventId);
-      let typeNid: number;
-      let skNid = 0;
+      const e = now(Ns.EVENT, r.eventId);
+      const eventNid = typeof e === 'number' ? e : await e;
       const type = typeof ev.json.type === 'string' ? ev.json.type : '';
-      typeNid = await su.nid(Ns.TYPE, type);
-      if (r.stateKey !== undefined) skNid = await su.nid(Ns.STATE_KEY, splitStateKey(r.stateKey)[1]);
+      const t = now(Ns.TYPE, type);
+      const typeNid = typeof t === 'number' ? t : await t;
+      let skNid = 0;
+      if (r.stateKey !== undefined) {
+        const k = now(Ns.STATE_KEY, splitStateKey(r.stateKey)[1]);
+        skNid = typeof k === 'number' ? k : await k;
+      }
+      const p = many(Ns.EVENT, r.prevEvents);
+      const a = many(Ns.EVENT, r.authEvents);
       const meta: EventMeta = {
         roomNid,
         typeNid,
@@ -192,8 +204,8 @@ export class StoreAdapter implements RoomStore, OutputLog {
         sender: typeof ev.json.sender === 'string' ? ev.json.sender : '',
         depth: r.depth,
         originServerTs: typeof ev.json.origin_server_ts === 'number' ? ev.json.origin_server_ts : 0,
-        prevEventNids: await su.nids(Ns.EVENT, r.prevEvents),
-        authEventNids: await su.nids(Ns.EVENT, r.authEvents),
+        prevEventNids: Array.isArray(p) ? p : await p,
+        authEventNids: Array.isArray(a) ? a : await a,
         outlier: r.outlier,
         rejected: r.rejected,
         softFailed: r.softFailed,
@@ -205,27 +217,36 @@ export class StoreAdapter implements RoomStore, OutputLog {
     }
     if (unit.head) {
       const h = unit.head;
+      const c = now(Ns.EVENT, h.createEventId);
+      const x = many(Ns.EVENT, h.extremities);
       su.putRoom(roomNid, {
         roomVersion: h.roomVersion,
-        createEventNid: await su.nid(Ns.EVENT, h.createEventId),
-        extremities: await su.nids(Ns.EVENT, h.extremities),
+        createEventNid: typeof c === 'number' ? c : await c,
+        extremities: Array.isArray(x) ? x : await x,
         stateSnapshotNid: h.currentSnapshot,
         maxDepth: h.depth,
         lastOutputPos: 0,
       });
     }
-    for (const m of unit.memberChanges ?? []) {
-      if (m.eventId === '') su.deleteMembership(roomNid, m.userId);
-      else su.putMembership(roomNid, m.userId, m.membership, await su.nid(Ns.EVENT, m.eventId));
+    if (unit.memberChanges) {
+      for (const m of unit.memberChanges) {
+        if (m.eventId === '') su.deleteMembership(roomNid, m.userId);
+        else {
+          const n = now(Ns.EVENT, m.eventId);
+          su.putMembership(roomNid, m.userId, m.membership, typeof n === 'number' ? n : await n);
+        }
+      }
     }
     const redacted: Array<{ eventId: string; rec: EventRecord }> = [];
-    for (const r of unit.redactEvents ?? []) {
-      const rec = await this.getEvent(r.eventId);
-      const nid = await this.store.lookupNid(Ns.EVENT, r.eventId);
-      const meta = nid ? await this.store.getEventMeta(nid) : undefined;
-      if (!rec || !nid || !meta) continue;
-      su.putEvent(nid, { ...meta, redacted: true }, r.redactedJson);
-      redacted.push({ eventId: r.eventId, rec: { ...rec, redacted: true } });
+    if (unit.redactEvents) {
+      for (const r of unit.redactEvents) {
+        const rec = await this.getEvent(r.eventId);
+        const nid = await this.store.lookupNid(Ns.EVENT, r.eventId);
+        const meta = nid ? await this.store.getEventMeta(nid) : undefined;
+        if (!rec || !nid || !meta) continue;
+        su.putEvent(nid, { ...meta, redacted: true }, r.redactedJson);
+        redacted.push({ eventId: r.eventId, rec: { ...rec, redacted: true } });
+      }
     }
     if (unit.pendingRedaction) {
       (await this.targets()).add(unit.pendingRedaction.targetEventId);
@@ -234,8 +255,11 @@ export class StoreAdapter implements RoomStore, OutputLog {
     const outs: PendingOutput[] = [];
     if (unit.output) outs.push(unit.output);
     if (unit.extraOutputs) outs.push(...unit.extraOutputs);
-    for (const o of outs) su.appendOutput(roomNid, await this.encodeOutput(su, o));
-    for (const seq of unit.journalSeqs ?? []) su.removeJournal(seq);
+    for (const o of outs) {
+      const enc = this.encodeOutput(su, o);
+      su.appendOutput(roomNid, enc instanceof Promise ? await enc : enc);
+    }
+    if (unit.journalSeqs) for (const seq of unit.journalSeqs) su.removeJournal(seq);
     if (unit.txn) su.putTxn(unit.txn.sender, unit.txn.txnId, { eventId: unit.txn.eventId, status: unit.txn.status });
 
     const t0 = performance.now();
@@ -247,13 +271,27 @@ export class StoreAdapter implements RoomStore, OutputLog {
     return outs.map((o, i) => ({ ...o, pos: result.outputPositions[i]! }) as Output);
   }
 
-  private async encodeOutput(su: CommitUnit, o: PendingOutput): Promise<JsonObject> {
+  private encodeOutput(su: CommitUnit, o: PendingOutput): JsonObject | Promise<JsonObject> {
+    if (o.type === 'new_room_event') {
+      // the event's own NID was taken for its record just before: known in memory
+      const e = su.nidNow(Ns.EVENT, o.event_id);
+      if (typeof e === 'number') return this.newEventOutput(e, o);
+      return e.then((n) => this.newEventOutput(n, o));
+    }
+    return this.encodeOtherOutput(su, o);
+  }
+
+  private newEventOutput(e: number, o: Extract<PendingOutput, { type: 'new_room_event' }>): JsonObject {
+    const s: StoredOutput = { t: 'n', e, a: o.adds_state_event_ids, r: o.removes_state_event_ids, l: o.latest_event_ids, w: o.rewrites_state };
+    if (o.txn_id !== undefined) s.x = o.txn_id;
+    return s as unknown as JsonObject;
+  }
+
+  private async encodeOtherOutput(su: CommitUnit, o: PendingOutput): Promise<JsonObject> {
     let s: StoredOutput;
     switch (o.type) {
       case 'new_room_event':
-        s = { t: 'n', e: await su.nid(Ns.EVENT, o.event_id), a: o.adds_state_event_ids, r: o.removes_state_event_ids, l: o.latest_event_ids, w: o.rewrites_state };
-        if (o.txn_id !== undefined) s.x = o.txn_id;
-        break;
+        return this.encodeOutput(su, o);
       case 'old_room_event':
         s = { t: 'o', e: await su.nid(Ns.EVENT, o.event_id) };
         break;

@@ -143,6 +143,36 @@ export class CommitUnit {
     });
   }
 
+  /**
+   * `nid()` without a promise when the NID is known in memory (the common
+   * case): a number, or a promise when the maps must read the database.
+   */
+  nidNow(ns: Ns, s: string): number | Promise<number> {
+    this.open();
+    const r = this.maps.nid(ns, s);
+    if (typeof r === 'number') {
+      this.ref(ns, r);
+      return r;
+    }
+    return r.then((nid) => {
+      this.ref(ns, nid);
+      return nid;
+    });
+  }
+
+  /** `nids()` without a promise when every NID is known in memory. */
+  nidsNow(ns: Ns, strs: readonly string[]): number[] | Promise<number[]> {
+    this.open();
+    const out = new Array<number>(strs.length);
+    for (let i = 0; i < strs.length; i++) {
+      const r = this.maps.nid(ns, strs[i]!);
+      if (typeof r !== 'number') return this.nids(ns, strs);
+      this.ref(ns, r);
+      out[i] = r;
+    }
+    return out;
+  }
+
   async nids(ns: Ns, strs: readonly string[]): Promise<number[]> {
     this.open();
     const nids = await this.maps.nids(ns, strs);
