@@ -57,11 +57,17 @@ export function buildSigned(rv: RoomVersion, a: BuildArgs, serverName: string, k
 }
 
 /** buildSigned with the signature made on the crypto pool (a worker thread). */
-export async function buildSignedAsync(rv: RoomVersion, a: BuildArgs, serverName: string, key: SigningKey, pool: CryptoPool): Promise<{ pdu: JsonObject; eventId: string }> {
+export async function buildSignedAsync(
+  rv: RoomVersion,
+  a: BuildArgs,
+  serverName: string,
+  key: SigningKey,
+  pool: CryptoPool,
+): Promise<{ pdu: JsonObject; eventId: string; contentCanonical: string }> {
   const pdu = unsignedPdu(rv, a, serverName);
   const prepared = prepareEventSigning(pdu, rv);
   attachEventSignature(prepared.pdu, pdu.signatures, serverName, key.keyId, await pool.sign(key, prepared.signedBytes));
-  return { pdu: prepared.pdu, eventId: idFromSigned(rv, pdu, prepared.signedBytes) };
+  return { pdu: prepared.pdu, eventId: idFromSigned(rv, pdu, prepared.signedBytes), contentCanonical: prepared.contentCanonical };
 }
 
 function idFromSigned(rv: RoomVersion, pdu: JsonObject, signedBytes: Uint8Array): string {
@@ -138,7 +144,7 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     rv.eventRefsWithHashes
       ? Promise.all(ids.map(async (id) => ({ id, json: (await room.events!.get(id))?.json })))
       : ids.map((id) => ({ id }));
-  const { pdu, eventId } = await buildSignedAsync(
+  const { pdu, eventId, contentCanonical } = await buildSignedAsync(
     rv,
     {
       roomId: room.roomId,
@@ -154,7 +160,8 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     deps.signingKey,
     deps.crypto,
   );
-  return parsePdu(pdu, rv, { knownEventId: eventId });
+  // validated like any event (a sender's content may be malformed or too large); the hashing already done is reused
+  return parsePdu(pdu, rv, { knownEventId: eventId, contentCanonical });
 }
 
 /**

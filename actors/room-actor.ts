@@ -302,8 +302,10 @@ export class RoomLogic {
       }
     }
 
-    // Allowed by the state before it?
-    if (!isCreate) {
+    // Allowed by the state before it? A local event extending the room's
+    // head was just given exactly the auth events this state selects (built
+    // in this same turn of the actor), so the check above already was this one.
+    if (!isCreate && !(input.local && linear)) {
       const lookup = await room.calc!.authLookup(ev, before, createEvent);
       const r = checkAuth(ev, lookup);
       if (!r.ok) return this.storeRejected(room, input, `auth:${r.code}`, beforeSnap, unit);

@@ -75,6 +75,12 @@ export interface ParsePduOptions {
   knownEventId?: string;
   /** Skip the 65,536-byte limit (events from our own storage, checked before). */
   skipSizeCheck?: boolean;
+  /**
+   * The content-hash canonical JSON of this very value, when the caller has
+   * just computed it (an event built and hashed here): the size check
+   * reuses it instead of encoding the event again.
+   */
+  contentCanonical?: string;
 }
 
 /** A parsed event plus the canonical texts computed on the way, for the check pipeline. */
@@ -327,7 +333,7 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
   // size
   let contentCanonical: string | undefined;
   if (!opts.skipSizeCheck) {
-    const c = withCanonicalErrors(() => contentHashCanonicalJson(json));
+    const c = opts.contentCanonical ?? withCanonicalErrors(() => contentHashCanonicalJson(json));
     contentCanonical = c;
     const knownSmall = strict && opts.scan !== undefined && opts.sourceBytes !== undefined && opts.sourceBytes <= MAX_PDU_BYTES;
     if (!knownSmall) {

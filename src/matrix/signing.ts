@@ -14,7 +14,7 @@ import type { RoomVersion } from './room-versions.js';
 import { canonicalJson } from './canonical-json.js';
 import { encodeBase64 } from './base64.js';
 import { signBytes, verifyBytes, type SigningKey } from './ed25519.js';
-import { contentHash } from './hashes.js';
+import { contentHashCanonicalJson, sha256 } from './hashes.js';
 import { redactedCanonicalJson } from './redaction.js';
 import { serverNameOf } from './ids.js';
 
@@ -98,13 +98,15 @@ export function signEventWithBytes(pdu: JsonObject, serverName: string, key: Sig
 }
 
 /**
- * The first half of signEvent: a copy with `hashes` set, and the bytes to
- * sign. For callers that sign elsewhere (a worker thread), then call
+ * The first half of signEvent: a copy with `hashes` set, the bytes to
+ * sign, and the content-hash canonical JSON it computed (still that of the
+ * copy: `hashes` and `signatures` are not part of it). For callers that sign elsewhere (a worker thread), then call
  * attachEventSignature.
  */
-export function prepareEventSigning(pdu: JsonObject, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer } {
-  const out: JsonObject = { ...pdu, hashes: { sha256: contentHash(pdu) } };
-  return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8') };
+export function prepareEventSigning(pdu: JsonObject, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string } {
+  const contentCanonical = contentHashCanonicalJson(pdu);
+  const out: JsonObject = { ...pdu, hashes: { sha256: encodeBase64(sha256(contentCanonical)) } };
+  return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8'), contentCanonical };
 }
 
 /** The second half: adds the signature (raw bytes) to the prepared copy, keeping earlier signatures. */

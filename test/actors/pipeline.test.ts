@@ -301,6 +301,22 @@ test('redaction: the target is served redacted and a redacted_event output is wr
   await rs.close();
 });
 
+test('send: an event over the size limit is refused with M_TOO_LARGE and stores nothing; one just under is accepted', async () => {
+  const rs = await openServer();
+  const room = await publicRoom(rs);
+  const head = rs.outputHead();
+  try {
+    await rs.send({ roomId: room, sender: A, type: 'm.room.message', content: { body: 'x'.repeat(66_000) } });
+    assert.unreachable('expected M_TOO_LARGE');
+  } catch (e) {
+    assert.is((e as { code?: string }).code, 'M_TOO_LARGE', String(e));
+  }
+  assert.is(rs.outputHead(), head, 'nothing was written');
+  const ok = await rs.send({ roomId: room, sender: A, type: 'm.room.message', content: { body: 'x'.repeat(64_000) } });
+  assert.is(ok.status, 'accepted');
+  await rs.close();
+});
+
 test('bad input changes nothing: malformed PDUs, unknown rooms, bad kinds', async () => {
   const rs = await openServer();
   const room = await publicRoom(rs);
