@@ -48,6 +48,35 @@ test('a throwing handler fails that message only; state resets and later message
   rt.stop();
 });
 
+test('messages sent while the actor works (from its own handler too) run in order, and a throwing onError loses none', async () => {
+  const rt = new ActorRuntime();
+  const seen: number[] = [];
+  await new Promise<void>((resolve) => {
+    const a = rt.spawn<number, number>(
+      'busy',
+      async (s, m) => {
+        await new Promise((r) => setImmediate(r));
+        seen.push(m);
+        if (m < 3000) a.send(m + 1000); // queued behind what is already waiting
+        if (m === 7) throw new Error('bad message');
+        if (seen.length === 40) resolve();
+        return (s ?? 0) + 1;
+      },
+      {
+        onError: () => {
+          throw new Error('onError itself fails');
+        },
+      },
+    );
+    for (let i = 0; i < 10; i++) a.send(i);
+  });
+  const expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((i) => [i]).concat(
+    [1000, 2000, 3000].flatMap((k) => Array.from({ length: 10 }, (_, i) => i + k)),
+  );
+  assert.equal(seen, expected);
+  rt.stop();
+});
+
 test('idle actors stop; send reports false so the caller respawns', async () => {
   const rt = new ActorRuntime();
   let stoppedWith: number | undefined = -1;
