@@ -11,7 +11,9 @@
  *    reference: the same records put straight into LevelDB batches with no
  *    storage layer (what the disk library alone costs on this machine).
  *    CPU columns: all threads of the process (includes LevelDB's and the
- *    garbage collector's threads) and the main thread, per unit.
+ *    garbage collector's threads) and the main thread, per unit. "Write in
+ *    flight": share of the time a LevelDB write was running (near 100%:
+ *    LevelDB's write is the bottleneck).
  * 2. Storage efficiency of one room that grows to 10,000 members over
  *    100,000 events (joins and messages; then with extra membership churn):
  *    bytes on disk per event after compaction, and snapshot + block bytes
@@ -132,7 +134,7 @@ async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitU
   return u;
 }
 
-async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; cpuUs: number; mainUs: number }> {
+async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; writeBusy: number; cpuUs: number; mainUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
   const store = await Store.open(dir, { fsync, groupCommit: group });
   const rooms: RoomSim[] = [];
@@ -152,6 +154,7 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   const cpu0 = process.cpuUsage();
   const main0 = mainThreadCpuMs();
   const writes0 = store.commitStats.writes;
+  const writeMs0 = store.commitStats.writeMs;
   let units = 0;
   // Each room builds a unit, submits it, and waits for it before the next
   // one (depth 1) or keeps up to `depth` commits in flight (a room actor
@@ -172,9 +175,10 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   const cpu = process.cpuUsage(cpu0);
   const mainMs = mainThreadCpuMs() - main0;
   const writes = store.commitStats.writes - writes0;
+  const writeBusy = (store.commitStats.writeMs - writeMs0) / (seconds * 1000);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
-  return { units, seconds, writes, cpuUs: (cpu.user + cpu.system) / Math.max(1, units), mainUs: (mainMs * 1000) / Math.max(1, units) };
+  return { units, seconds, writes, writeBusy, cpuUs: (cpu.user + cpu.system) / Math.max(1, units), mainUs: (mainMs * 1000) / Math.max(1, units) };
 }
 
 /**
@@ -319,7 +323,7 @@ const rows: string[][] = [];
 if (!ONLY_EFFICIENCY && !process.argv.includes('--no-raw')) {
   const raw: number[] = [];
   for (let i = 0; i < REPEATS; i++) raw.push(await rawFloor());
-  rows.push(['raw LevelDB, no storage layer', 'no', String(ROOMS), '-', Math.round(median(raw)).toLocaleString('en-US'), String(ROOMS), '-', '-', raw.map((x) => Math.round(x)).join(' / ')]);
+  rows.push(['raw LevelDB, no storage layer', 'no', String(ROOMS), '-', Math.round(median(raw)).toLocaleString('en-US'), String(ROOMS), '-', '-', '-', raw.map((x) => Math.round(x)).join(' / ')]);
 }
 const CONFIGS: ReadonlyArray<readonly [group: boolean, fsync: boolean, depth: number]> = ONLY
   ? process.argv.includes('--depth4') ? [[true, false, 4]] : [[true, false, 1], [true, false, 4]]
@@ -329,8 +333,10 @@ for (const [group, fsync, depth] of ONLY_EFFICIENCY ? [] : CONFIGS) {
   const perWrite: number[] = [];
   const cpu: number[] = [];
   const main: number[] = [];
+  const busy: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     const r = await throughput(fsync, group, depth);
+    busy.push(r.writeBusy);
     rates.push(r.units / r.seconds);
     perWrite.push(r.units / Math.max(1, r.writes));
     cpu.push(r.cpuUs);
@@ -338,11 +344,11 @@ for (const [group, fsync, depth] of ONLY_EFFICIENCY ? [] : CONFIGS) {
   }
   rows.push([
     group ? 'group commit' : 'one write per unit', fsync ? 'yes' : 'no', String(ROOMS), String(depth),
-    Math.round(median(rates)).toLocaleString('en-US'), median(perWrite).toFixed(1), median(cpu).toFixed(1), median(main).toFixed(1),
+    Math.round(median(rates)).toLocaleString('en-US'), median(perWrite).toFixed(1), median(cpu).toFixed(1), median(main).toFixed(1), `${(100 * median(busy)).toFixed(0)}%`,
     rates.map((x) => Math.round(x)).join(' / '),
   ]);
 }
-const header = ['mode', 'fsync', 'rooms', 'in flight/room', 'units/s (median)', 'units/write', 'CPU us/unit (all threads)', 'main thread us/unit', 'runs'];
+const header = ['mode', 'fsync', 'rooms', 'in flight/room', 'units/s (median)', 'units/write', 'CPU us/unit (all threads)', 'main thread us/unit', 'write in flight', 'runs'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
 console.log(`commit throughput (${ROOMS} rooms committing concurrently, ${SECONDS}s per run, ${REPEATS} runs)`);

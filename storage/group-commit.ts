@@ -41,6 +41,8 @@ export interface CommitStats {
   writes: number;
   units: number;
   ops: number;
+  /** Time with a write in flight (ms): near the elapsed time means LevelDB's write is the bottleneck. */
+  writeMs: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -116,7 +118,7 @@ export class GroupCommitter {
   private idleWaiters: Array<() => void> = [];
   /** Last output position per room in the batches written or being written (so a room record never names an older one). */
   private readonly lastPosByRoom = new Map<number, number>();
-  readonly stats: CommitStats = { writes: 0, units: 0, ops: 0 };
+  readonly stats: CommitStats = { writes: 0, units: 0, ops: 0, writeMs: 0 };
 
   constructor(
     private readonly db: ClassicLevel<Buffer, Buffer>,
@@ -233,7 +235,9 @@ export class GroupCommitter {
         if (last !== undefined && last > rec.lastOutputPos) rec.lastOutputPos = last;
         ob.put(nidKey(T_ROOM, roomNid), encodeRoom(rec));
       }
+      const t0 = performance.now();
       await ob.batch.write({ sync: this.opts.fsync });
+      this.stats.writeMs += performance.now() - t0;
     } catch (err) {
       this.failed =
         err instanceof RoomServerError
