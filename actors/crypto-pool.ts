@@ -76,6 +76,9 @@ interface W {
   jobs: number;
 }
 
+/** Most jobs in one message to a worker. */
+const CHUNK = 32;
+
 /** A sensible pool size: one worker per core beyond the main thread's. */
 export function defaultCryptoWorkers(): number {
   return Math.max(0, Math.min(4, cpus().length - 1));
@@ -138,15 +141,21 @@ export class CryptoPool {
       if (!this.started && !this.closed) this.start();
       if (this.workers.length === 0 || this.closed) return this.runInline(p);
       this.queue.push(p);
+      // A full chunk goes at once: when many events arrive in one turn (a
+      // group commit releasing hundreds of rooms), the worker starts on the
+      // first ones while the main thread is still preparing the rest.
+      if (this.queue.length >= CHUNK) return this.flush();
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
       }
     });
   }
 
   private flush(): void {
-    this.scheduled = false;
     const jobs = this.queue;
     this.queue = [];
     if (jobs.length === 0) return;
@@ -154,8 +163,10 @@ export class CryptoPool {
       for (const p of jobs) this.runInline(p);
       return;
     }
-    // split across workers, least loaded first
-    const per = Math.ceil(jobs.length / this.workers.length);
+    // Split across workers, least loaded first, in messages of at most
+    // CHUNK jobs: a worker answers each message when it is done, so the
+    // first results come back while it works on the rest.
+    const per = Math.min(CHUNK, Math.ceil(jobs.length / this.workers.length));
     const ws = [...this.workers].sort((a, b) => a.jobs - b.jobs);
     for (let i = 0, k = 0; i < jobs.length; i += per, k++) {
       const w = ws[k % ws.length]!;

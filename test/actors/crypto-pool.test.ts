@@ -8,7 +8,7 @@ for (const size of [0, 1, 2]) {
   test(`pool of ${size}: signatures match inline ones and verify; tampered data fails`, async () => {
     const pool = new CryptoPool(size);
     const key = generateSigningKey();
-    const datas = Array.from({ length: 50 }, (_, i) => Buffer.from(`message ${i}`));
+    const datas = Array.from({ length: 100 }, (_, i) => Buffer.from(`message ${i}`)); // several messages to a worker
     const sigs = await Promise.all(datas.map((d) => pool.sign(key, d)));
     for (let i = 0; i < datas.length; i++) assert.ok(sigs[i]!.equals(signBytes(key, datas[i]!)), 'ed25519 is deterministic');
     const ok = await Promise.all(datas.map((d, i) => pool.verify(key.publicKeyBase64, d, encodeBase64(sigs[i]!))));
