@@ -61,6 +61,13 @@ export interface LoadResult {
   interrupted: boolean;
   /** the machine's 1-minute load average when the measured phase started and ended (other work shows here) */
   loadAverage: { start: number; end: number };
+  /**
+   * CPU microseconds per event of the measured phase: the server's process
+   * and the load tool's (when they are one process, `server` covers both and
+   * `tool` is absent). On a small machine the tool's share is taken from
+   * the server.
+   */
+  cpuPerEventUs?: { server: number; tool?: number };
 }
 
 const RETRY_LIMIT = 200;
@@ -268,6 +275,8 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
   const planned = o.rooms * o.events;
   progress.start('load', planned - skipped);
   const loadAvgStart = loadavg()[0]!;
+  const cpuServer0 = await target.cpuSeconds().catch(() => undefined);
+  const cpuTool0 = process.cpuUsage();
   const loadStart = performance.now();
   let loadEnd = loadStart;
   await runRooms(
@@ -333,6 +342,13 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
   );
   progress.stop();
   const loadAvgEnd = loadavg()[0]!;
+  const cpuTool = process.cpuUsage(cpuTool0);
+  const cpuServer1 = await target.cpuSeconds().catch(() => undefined);
+  let cpuPerEventUs: LoadResult['cpuPerEventUs'];
+  if (cpuServer0 !== undefined && cpuServer1 !== undefined && loadEvents > 0) {
+    const server = ((cpuServer1.seconds - cpuServer0.seconds) * 1e6) / loadEvents;
+    cpuPerEventUs = cpuServer1.shared ? { server } : { server, tool: (cpuTool.user + cpuTool.system) / loadEvents };
+  }
   const loadSeconds = Math.max(1e-6, (loadEnd - loadStart) / 1000);
 
   // ---- outputs still on their way
@@ -401,5 +417,6 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
     ...(verification ? { verification } : {}),
     interrupted: ctx.aborted(),
     loadAverage: { start: loadAvgStart, end: loadAvgEnd },
+    ...(cpuPerEventUs ? { cpuPerEventUs } : {}),
   };
 }

@@ -112,6 +112,17 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
   rows.push(['input latency ms', `p50 ${fmtMs(l.p50)}  p95 ${fmtMs(l.p95)}  p99 ${fmtMs(l.p99)}  max ${fmtMs(l.max)}  (mean ${fmtMs(l.mean)}, per request)`]);
   const g = r.lagMs;
   rows.push(['output lag ms', `p50 ${fmtMs(g.p50)}  p99 ${fmtMs(g.p99)}  max ${fmtMs(g.max)}  (${fmtInt(g.count)} of ${fmtInt(g.expected)} outputs arrived)`]);
+  const cpu = r.cpuPerEventUs;
+  if (cpu) {
+    const cores = machine.cores;
+    const busy = (us: number) => `${((us * r.load.eventsPerSec) / 1e6).toFixed(2)} of ${cores} cores`;
+    rows.push([
+      'CPU per event',
+      cpu.tool === undefined
+        ? `${fmtInt(cpu.server)} µs (server and load tool in one process; ${busy(cpu.server)})`
+        : `server ${fmtInt(cpu.server)} µs (${busy(cpu.server)}), load tool ${fmtInt(cpu.tool)} µs (${busy(cpu.tool)})`,
+    ]);
+  }
   rows.push(['setup', `${fmtInt(r.setup.rooms)} rooms, ${fmtInt(r.setup.events)} events in ${r.setup.seconds.toFixed(1)} s (${fmtInt(r.setup.eventsPerSec)} events/s)${r.buildSeconds ? `; events built and signed beforehand in ${r.buildSeconds.toFixed(1)} s` : ''}`]);
   if (mem.after) {
     const b = mem.baseline;

@@ -56,6 +56,14 @@ export async function scrapeMemory(wsUrl: string, token?: string): Promise<Serve
   return { rssBytes: rss, heapUsedBytes: heap };
 }
 
+/** CPU seconds (user + system) the server behind `wsUrl` has used, from prom-client's default metrics. */
+export async function scrapeCpuSeconds(wsUrl: string, token?: string): Promise<number> {
+  const m = parsePrometheus(await (await get(httpUrl(wsUrl, '/metrics'), token)).text());
+  const cpu = m.get('process_cpu_seconds_total');
+  if (cpu === undefined) throw new RoomServerError('M_UNKNOWN', `${httpUrl(wsUrl, '/metrics')} has no process_cpu_seconds_total`, 'bench_probe');
+  return cpu;
+}
+
 /** The output log head reported by `/health`. */
 export async function healthHead(wsUrl: string, token?: string): Promise<number> {
   const h = (await (await get(httpUrl(wsUrl, '/health'), token)).json()) as { output_head?: unknown };

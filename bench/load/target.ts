@@ -29,7 +29,7 @@ import { RoomServerError } from '../../src/errors.js';
 import { RoomServer } from '../../src/server.js';
 import { RoomServerClient } from '../../src/client/index.js';
 import { rootLogger } from '../../src/log.js';
-import { dirBytes, healthHead, scrapeMemory } from './server-probe.js';
+import { dirBytes, healthHead, scrapeCpuSeconds, scrapeMemory } from './server-probe.js';
 
 export interface MemorySample {
   rssBytes: number;
@@ -62,6 +62,8 @@ export interface Target {
   readonly query: TargetQueries;
   outputHead(): Promise<number>;
   memory(): Promise<MemorySample | undefined>;
+  /** CPU seconds used so far by the server's process; `shared` when that process is the load tool's own */
+  cpuSeconds(): Promise<{ seconds: number; shared: boolean } | undefined>;
   diskBytes(): Promise<number | undefined>;
   close(): Promise<void>;
 }
@@ -110,6 +112,10 @@ class EmbeddedTarget implements Target {
     gc?.();
     const m = process.memoryUsage();
     return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, afterGc: gc !== undefined };
+  }
+  async cpuSeconds(): Promise<{ seconds: number; shared: boolean }> {
+    const c = process.cpuUsage();
+    return { seconds: (c.user + c.system) / 1e6, shared: true };
   }
   diskBytes(): Promise<number> {
     return dirBytes(this.dataDir);
@@ -191,6 +197,9 @@ class WsTarget implements Target {
   async memory(): Promise<MemorySample> {
     const afterGc = this.extras.gc ? await this.extras.gc() : false;
     return { ...(await scrapeMemory(this.url, this.extras.token)), afterGc };
+  }
+  async cpuSeconds(): Promise<{ seconds: number; shared: boolean }> {
+    return { seconds: await scrapeCpuSeconds(this.url, this.extras.token), shared: false };
   }
   async diskBytes(): Promise<number | undefined> {
     return this.dataDir === undefined ? undefined : dirBytes(this.dataDir);
