@@ -67,6 +67,9 @@ test('send mode over 2 connections: the report matches the server, memory comes 
 
   assert.ok(run.memory.after && run.memory.after.rssBytes > 0 && run.memory.after.heapUsedBytes > 0);
   assert.match(run.memory.source, /\/metrics/);
+  // the server here runs in the test's own process: the tool sees its CPU rise with its own
+  assert.ok(run.cpuPerEventUs && run.cpuPerEventUs.server > 0 && (run.cpuPerEventUs.tool ?? 0) > 0, JSON.stringify(run.cpuPerEventUs));
+  assert.match(io.stdout(), /CPU per event\s+server \d[\d,]* µs .*load tool \d[\d,]* µs/);
   assert.is(run.memory.after.afterGc, false, 'a server the tool did not start cannot be asked to collect');
   assert.is(run.disk.bytes, undefined);
   assert.match(run.disk.source, /^skipped/);
