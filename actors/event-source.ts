@@ -58,10 +58,17 @@ export class EventSource {
     return e;
   }
 
-  /** Makes an event visible to look-ups (stored, or about to be). The room keeps state events only. */
+  /**
+   * Makes an event visible to look-ups (stored, or about to be). Only state
+   * events are kept: auth checks and state resolution read those again and
+   * again, while a message is rarely read back as an event (a redaction's
+   * target, a query), and caching every message would churn the cache and
+   * the old generation of the heap for nothing.
+   */
   remember(e: MatrixEvent): void {
+    if (e.stateKey === undefined) return;
     this.cache.set(e);
-    if (e.stateKey !== undefined) this.local?.set(e.eventId, e);
+    this.local?.set(e.eventId, e);
   }
 
   /** Drops a cached event (its stored form changed, or its commit failed). */
