@@ -9,7 +9,7 @@
  *
  *   node --expose-gc --import tsx bench/pipeline.ts [--rooms 1000] [--events 100] [--idle-rooms 100000]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
@@ -20,6 +20,7 @@ import { roomVersion } from '../src/matrix/room-versions.js';
 import { computeEventId } from '../src/matrix/event-id.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
+import { mainThreadCpuMs } from './main-thread-cpu.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -60,16 +61,6 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'bench-pipeline-'));
 }
 
-/** CPU milliseconds used so far by this process's main thread (Linux; NaN elsewhere). */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** Runs `perRoom(room)` for every room at once; returns per-request latencies and wall time. */
 async function drive(rooms: string[], perRoom: (room: string, i: number) => Promise<void>, n: number): Promise<{ lat: number[]; secs: number; cpuUs: number; mainUs: number }> {

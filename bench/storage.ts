@@ -23,7 +23,7 @@
  *                                      [--events 100000] [--members 10000]
  *                                      [--only-group [--depth4] [--no-raw] | --only-efficiency]
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ import { encodeBlock, blockFromMap } from '../storage/state-block.js';
 import { pack } from '../storage/records.js';
 import { ClassicLevel } from 'classic-level';
 import type { JsonObject } from '../src/matrix/json.js';
+import { mainThreadCpuMs } from './main-thread-cpu.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,17 +44,6 @@ const SECONDS = arg('seconds', 3);
 const EVENTS = arg('events', 100_000);
 const MEMBERS = arg('members', 10_000);
 const REPEATS = arg('repeats', 3);
-
-/** CPU milliseconds used so far by this process's main thread (Linux; NaN elsewhere). */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 function dirSize(dir: string): number {
   let n = 0;
