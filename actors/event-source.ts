@@ -5,10 +5,11 @@
  * dominate their cost.
  *
  * A room actor's source also keeps its room's most used state events (the
- * auth events of its current state) in a small cache of its own: with thousands of busy rooms the shared cache cycles faster than one
- * room comes back, and every event would re-read and re-parse the same
- * power levels and member events. That cache lives and dies with the
- * room's hot state, so its memory follows the number of live rooms.
+ * auth events of its current state) in a small cache of its own: with
+ * thousands of busy rooms the shared cache cycles faster than one room
+ * comes back, and every event would re-read and re-parse the same power
+ * levels and member events. That cache lives and dies with the room's hot
+ * state, so its memory follows the number of live rooms.
  */
 import type { MatrixEvent } from '../src/matrix/event.js';
 import type { JsonObject } from '../src/matrix/json.js';

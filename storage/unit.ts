@@ -128,19 +128,11 @@ export class CommitUnit {
   nid(ns: Ns, s: string): Promise<number> {
     let r: number | Promise<number>;
     try {
-      this.open();
-      r = this.maps.nid(ns, s);
+      r = this.nidNow(ns, s);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (typeof r === 'number') {
-      this.ref(ns, r);
-      return Promise.resolve(r);
-    }
-    return r.then((nid) => {
-      this.ref(ns, nid);
-      return nid;
-    });
+    return typeof r === 'number' ? Promise.resolve(r) : r;
   }
 
   /**

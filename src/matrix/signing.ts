@@ -100,8 +100,8 @@ export function signEventWithBytes(pdu: JsonObject, serverName: string, key: Sig
 /**
  * The first half of signEvent: a copy with `hashes` set, the bytes to
  * sign, and the content-hash canonical JSON it computed (still that of the
- * copy: `hashes` and `signatures` are not part of it). For callers that sign elsewhere (a worker thread), then call
- * attachEventSignature.
+ * copy: `hashes` and `signatures` are not part of it). For callers that
+ * sign elsewhere (a worker thread), then call attachEventSignature.
  */
 export function prepareEventSigning(pdu: JsonObject, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string } {
   const contentCanonical = contentHashCanonicalJson(pdu);
