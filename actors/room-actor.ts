@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { MatrixEvent } from '../src/matrix/event.js';
+import { redactedEventOf } from '../src/matrix/pdu.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import { roomVersion, DEFAULT_ROOM_VERSION, type RoomVersion } from '../src/matrix/room-versions.js';
 import { stateKey, type StateMap } from '../src/matrix/state-key.js';
@@ -78,6 +79,12 @@ export interface RoomEntry {
 }
 
 type Outcome = InputResult | 'parked';
+
+/** The event as its unit stores it: redacted when its redaction arrived first. */
+function storedForm(ev: MatrixEvent, unit: Unit): MatrixEvent {
+  const stored = unit.event;
+  return stored && stored.record.redacted && stored.record.eventId === ev.eventId ? redactedEventOf(ev, stored.json) : ev;
+}
 
 export class RoomLogic {
   constructor(
@@ -428,7 +435,7 @@ export class RoomLogic {
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     await this.applyPendingRedactions(room, ev, unit);
     await this.commitUnit(room, unit);
-    room.events!.remember(ev);
+    room.events!.remember(storedForm(ev, unit));
     return { event_id: ev.eventId, status: 'outlier' };
   }
 
@@ -534,7 +541,7 @@ export class RoomLogic {
     }
 
     // Only now, with the unit durable, move the hot state forward.
-    room.events!.remember(ev);
+    room.events!.remember(storedForm(ev, unit));
     if (isCreate) {
       room.head = newHead;
       room.current = newCurrent!;
