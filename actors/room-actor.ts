@@ -120,9 +120,12 @@ export class RoomLogic {
       case 'input':
         await this.onInput(room, msg.input, msg.reply);
         break;
-      case 'send':
-        msg.reply.resolve(await this.onSend(room, msg.req));
+      case 'send': {
+        const r = await this.onSend(room, msg.req);
+        if (r instanceof RoomServerError) msg.reply.reject(r);
+        else msg.reply.resolve(r);
         break;
+      }
       case 'create':
         msg.reply.resolve(await this.onCreate(room, msg.create));
         break;
@@ -683,18 +686,30 @@ export class RoomLogic {
   // ---------------------------------------------------------------------------
   // Local events
 
-  private async onSend(room: RoomHot, req: SendRequest): Promise<SendReply> {
+  /**
+   * A request the event cannot be built from (unknown room, a sender of
+   * another server, content too large or malformed) is answered with its
+   * error; nothing changed, so unlike a failure inside the pipeline it does
+   * not cost the room its hot state.
+   */
+  private async onSend(room: RoomHot, req: SendRequest): Promise<SendReply | RoomServerError> {
     if (req.txnId !== undefined) {
       const prior = await this.store.getTxn(req.sender, req.txnId);
       if (prior) return { event_id: prior.eventId, status: prior.status };
     }
-    if (!room.head || !room.rv) throw new RoomServerError('M_NOT_FOUND', `unknown room ${room.roomId}`);
-    const ev = await buildLocalEvent(room, this.deps, {
-      sender: req.sender,
-      type: req.type,
-      stateKey: req.stateKey,
-      content: req.content,
-    });
+    if (!room.head || !room.rv) return new RoomServerError('M_NOT_FOUND', `unknown room ${room.roomId}`);
+    let ev: MatrixEvent;
+    try {
+      ev = await buildLocalEvent(room, this.deps, {
+        sender: req.sender,
+        type: req.type,
+        stateKey: req.stateKey,
+        content: req.content,
+      });
+    } catch (e) {
+      if (e instanceof RoomServerError) return e;
+      throw e;
+    }
     const input: PreparedInput = { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 };
     if (req.txnId !== undefined) input.txnId = req.txnId;
     const out = await this.process(room, input, false);

@@ -2,6 +2,7 @@
 // soft failure, signatures, outliers, old events, idempotent send.
 import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { pino } from 'pino';
 import { openServer, buildEvent, cleanup, collect, introduce } from '../helpers/servers.js';
 import type { RoomServer } from '../../src/server.js';
 import type { NewRoomEventOutput } from '../../src/api.js';
@@ -327,7 +328,9 @@ test('a state event stored redacted on arrival (its redaction came first) is use
 });
 
 test('send: an event over the size limit is refused with M_TOO_LARGE and stores nothing; one just under is accepted', async () => {
-  const rs = await openServer();
+  const logged: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logged.push(line) });
+  const rs = await openServer('a.test', { logger });
   const room = await publicRoom(rs);
   const head = rs.outputHead();
   try {
@@ -337,6 +340,7 @@ test('send: an event over the size limit is refused with M_TOO_LARGE and stores 
     assert.is((e as { code?: string }).code, 'M_TOO_LARGE', String(e));
   }
   assert.is(rs.outputHead(), head, 'nothing was written');
+  assert.not.ok(logged.some((l) => l.includes('room actor failed')), 'a refused request is not an actor failure');
   const ok = await rs.send({ roomId: room, sender: A, type: 'm.room.message', content: { body: 'x'.repeat(64_000) } });
   assert.is(ok.status, 'accepted');
   await rs.close();
