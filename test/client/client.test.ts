@@ -11,22 +11,13 @@ import { RoomServerClient } from '../../src/client/client.js';
 import { RoomServerError } from '../../src/errors.js';
 import type { Output } from '../../src/api.js';
 import { RoomServerTestDouble } from '../gateway/roomserver-double.js';
+import { rejection } from '../helpers/rejection.js';
 
 const logger = pino({ level: 'silent' });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function gateway(rs: RoomServerTestDouble, opts: Partial<GatewayOptions> = {}): Promise<Gateway> {
   return startGateway(rs, { host: '127.0.0.1', port: 0, logger, heartbeatMs: 0, ...opts });
-}
-
-async function rejection(p: Promise<unknown>): Promise<RoomServerError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, RoomServerError);
-    return e as RoomServerError;
-  }
-  throw new Error('expected a rejection');
 }
 
 for (const binary of [false, true]) {

@@ -10,6 +10,7 @@ import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { WsPeerFetcher } from '../../src/client/peer-link.js';
 import { RoomServerError } from '../../src/errors.js';
 import { RoomServerTestDouble } from '../gateway/roomserver-double.js';
+import { rejection } from '../helpers/rejection.js';
 
 const logger = pino({ level: 'silent' });
 const TOKEN = 'token-that-a-gave-b';
@@ -18,16 +19,6 @@ async function peerServer(): Promise<{ rs: RoomServerTestDouble; gw: Gateway }> 
   const rs = new RoomServerTestDouble('a.test');
   const gw = await startGateway(rs, { host: '127.0.0.1', port: 0, logger, heartbeatMs: 0, tokens: { [TOKEN]: { role: 'peer', server: 'b.test' } } });
   return { rs, gw };
-}
-
-async function rejection(p: Promise<unknown>): Promise<RoomServerError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, RoomServerError);
-    return e as RoomServerError;
-  }
-  throw new Error('expected a rejection');
 }
 
 test('every PeerFetcher method uses the peer ops and the peer token', async () => {

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RoomServer } from '../../src/server.js';
 import { RoomServerClient } from '../../src/client/client.js';
-import { RoomServerError } from '../../src/errors.js';
 import { rootLogger } from '../../src/log.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import type { TokenConfig } from '../../src/gateway/auth.js';
 import type { NewRoomEventOutput, Output } from '../../src/api.js';
 import { RawSocket, errorCode } from './raw-socket.js';
+import { rejection } from '../helpers/rejection.js';
 
 rootLogger.level = process.env.LOG_LEVEL ?? 'silent';
 
@@ -30,16 +30,6 @@ async function server(name = 'a.test', tokens: TokenConfig | null = { [ADMIN]: '
   const rs = await RoomServer.open({ dataDir: dir, serverName: name });
   const gw = await rs.listen({ host: '127.0.0.1', port: 0, heartbeatMs: 0, ...(tokens ? { tokens } : {}) });
   return { rs, gw, dir };
-}
-
-async function rejection(p: Promise<unknown>): Promise<RoomServerError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, RoomServerError);
-    return e as RoomServerError;
-  }
-  throw new Error('expected a rejection');
 }
 
 test.after(() => {
