@@ -220,7 +220,8 @@ export class RoomLogic {
 
     if (ev.roomId !== room.roomId) return rejectUnstored('wrong_room');
 
-    // (events built here just now have fresh IDs: no need to look)
+    // (events built here just now have fresh IDs: no need to look, and their NIDs allocate without a read)
+    if (input.local) this.store.markNewEvent(ev.eventId);
     const existing = input.local ? undefined : await this.store.getEvent(ev.eventId);
     if (existing && !(existing.outlier && input.kind !== 'outlier')) {
       await this.finishUnstored(room.roomId, input);

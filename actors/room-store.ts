@@ -79,6 +79,8 @@ export interface Unit {
 export interface RoomStore {
   getRoom(roomId: string): Promise<RoomHead | undefined>;
   getEvent(eventId: string): Promise<EventRecord | undefined>;
+  /** Notes the ID of an event this server has just built: it was never stored, so storing it needs no lookup. */
+  markNewEvent(eventId: string): void;
   getEventJson(eventId: string): Promise<JsonObject | undefined>;
   /** the full state of a snapshot (0 = empty) */
   loadSnapshot(snapshot: number): Promise<StateMap>;

@@ -67,6 +67,10 @@ export class StoreAdapter implements RoomStore, OutputLog {
     return rec;
   }
 
+  markNewEvent(eventId: string): void {
+    this.store.markNew(Ns.EVENT, eventId);
+  }
+
   private async toRecord(eventId: string, m: EventMeta): Promise<EventRecord> {
     const roomId = await this.store.str(Ns.ROOM, m.roomNid);
     let sk: string | undefined;

@@ -164,6 +164,18 @@ export class NidMaps {
     return this.readNid(sp, s);
   }
 
+  /**
+   * Notes a string the caller knows was never stored (the ID of an event
+   * this server has just built from fresh content), so that allocating its
+   * NID needs no read. A string already known in memory is left alone.
+   */
+  markNew(ns: Ns, s: string): void {
+    const sp = this.space(ns);
+    if ((sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s)) !== undefined || sp.reading.has(s)) return;
+    if (sp.absent.size >= ABSENT_MAX) sp.absent.clear();
+    sp.absent.add(s);
+  }
+
   /** The NID of a string, allocating one (pending until a unit using it commits) when unknown. */
   nid(ns: Ns, s: string): Promise<number> | number {
     checkString(ns, s);

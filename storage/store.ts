@@ -320,6 +320,11 @@ export class Store {
    * The NID of a string, allocated when unknown. The new mapping is written
    * with the first committed unit that uses the NID; prefer `unit.nid()`.
    */
+  /** See NidMaps.markNew: a string known never to have been stored, so its NID allocates without a read. */
+  markNew(ns: Ns, s: string): void {
+    this.maps.markNew(ns, s);
+  }
+
   async nid(ns: Ns, s: string): Promise<number> {
     return this.maps.nid(ns, s);
   }

@@ -185,4 +185,42 @@ test('a string a lookup found absent gets exactly one NID, through cache evictio
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('a string marked new allocates its NID without a read; marking a known string changes nothing', async () => {
+  const dir = tempDir('marknew');
+  const store = await Store.open(dir, { nidCacheSize: 2 });
+  const setup = store.unit();
+  const roomNid = await setup.nid(Ns.ROOM, '!r:a');
+  const typeNid = await setup.nid(Ns.TYPE, 'm.room.message');
+  await store.commit(setup);
+  // unknown string: nidNow must go to the database (a promise)
+  const u0 = store.unit();
+  const unmarked = u0.nidNow(Ns.EVENT, '$unmarked');
+  assert.ok(unmarked instanceof Promise, 'an unknown string is looked up');
+  const old = await unmarked;
+  u0.putEvent(old, meta(roomNid, typeNid), { type: 'm.room.message' });
+  await store.commit(u0);
+  for (let i = 0; i < 4; i++) {
+    const f = store.unit();
+    const n = await f.nid(Ns.EVENT, `$filler${i}`);
+    f.putEvent(n, meta(roomNid, typeNid), { type: 'm.room.message' });
+    await store.commit(f);
+  }
+  // marked new: a number at once, one NID, stored like any other
+  store.markNew(Ns.EVENT, '$fresh');
+  const u = store.unit();
+  const fresh = u.nidNow(Ns.EVENT, '$fresh');
+  assert.type(fresh, 'number');
+  u.putEvent(fresh as number, meta(roomNid, typeNid), { type: 'm.room.message' });
+  await store.commit(u);
+  assert.is(await store.lookupNid(Ns.EVENT, '$fresh'), fresh);
+  assert.is(await store.str(Ns.EVENT, fresh as number), '$fresh');
+  // marking a string the maps know (here: just stored, cached) is ignored
+  store.markNew(Ns.EVENT, '$fresh');
+  assert.is(await store.nid(Ns.EVENT, '$fresh'), fresh);
+  assert.is(await store.nid(Ns.EVENT, '$unmarked'), old);
+  assert.ok((await store.checkIntegrity()).ok);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test.run();
