@@ -155,7 +155,7 @@ export class RoomServer implements RoomServerApi {
     await mkdir(opts.dataDir, { recursive: true });
     const signingKey = opts.signingKey ?? (await loadOrCreateSigningKey(opts.signingKeyFile ?? join(opts.dataDir, 'signing.key')));
     // bounded caches: they, not the rooms, dominate the heap of a server with many idle rooms
-    const store = await Store.open(join(opts.dataDir, 'db'), { fsync: opts.fsync ?? false, nidCacheSize: 50_000, blockCacheEntries: 250_000, snapshotCacheEntries: 250_000 });
+    const store = await Store.open(join(opts.dataDir, 'db'), { fsync: opts.fsync ?? false, nidCacheSize: 200_000, blockCacheEntries: 250_000, snapshotCacheEntries: 250_000 });
     const rs = new RoomServer({ serverName, signingKey, store, opts });
     for (const k of await store.listServerKeys()) rs.keys.load(k.serverName, k.keyId, { publicKey: k.publicKey, validUntilTs: k.validUntilTs });
     await rs.replayJournal();
