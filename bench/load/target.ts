@@ -30,6 +30,7 @@ import { RoomServer } from '../../src/server.js';
 import { RoomServerClient } from '../../src/client/index.js';
 import { rootLogger } from '../../src/log.js';
 import { dirBytes, healthHead, scrapeCpuSeconds, scrapeMemory } from './server-probe.js';
+import { SERVER_NODE_FLAGS } from '../../src/node-flags.js';
 
 export interface MemorySample {
   rssBytes: number;
@@ -261,6 +262,7 @@ export async function spawnServer(o: {
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'rs-bench-'));
   const args = [
     '--expose-gc',
+    ...SERVER_NODE_FLAGS,
     ...o.nodeArgs,
     '--import',
     'tsx',

@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { RoomServerClient } from '../../src/client/client.js';
 import type { NewRoomEventOutput } from '../../src/api.js';
+import { SERVER_NODE_FLAGS } from '../../src/node-flags.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // `--import tsx` resolves from the working directory; from a temporary folder name the loader by path
@@ -90,6 +91,15 @@ process.on('exit', () => {
 test.after(() => {
   for (const c of children) c.kill('SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('npm start and npm run bench (embedded server) run node with the server flags the load tool gives a spawned server', () => {
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  assert.ok(SERVER_NODE_FLAGS.length > 0);
+  for (const name of ['start', 'bench']) {
+    const words = scripts[name]!.split(/\s+/);
+    for (const f of SERVER_NODE_FLAGS) assert.ok(words.includes(f), `scripts.${name} lacks ${f}`);
+  }
 });
 
 test('npm start from a temporary folder: connect, create a room, send, read it from a subscription, SIGTERM exits 0', async () => {
