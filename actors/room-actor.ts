@@ -160,6 +160,7 @@ export class RoomLogic {
   /** Retries parked events whose prev events are now known; fails those past their deadline. */
   private async retryParked(room: RoomHot): Promise<void> {
     const parked = this.entry.parked;
+    if (parked.size === 0) return; // the usual case: nothing waits
     for (;;) {
       const expired = parked.takeExpired(Date.now());
       for (const p of expired) {
