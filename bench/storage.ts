@@ -224,6 +224,62 @@ async function rawFloor(): Promise<number> {
   return rate;
 }
 
+/**
+ * The ceiling of LevelDB itself on this machine: units encoded before the
+ * clock starts (the first `keysPerUnit` of a message unit's records: ID map,
+ * metadata, JSON, room, output, output index, reverse ID map, journal
+ * removal), written as chained batches of ROOMS units, one after another.
+ * Only the batch calls and the writes are timed.
+ */
+async function writeCeiling(keysPerUnit: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-storage-ceiling-'));
+  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: 16 * 1024 * 1024 });
+  await db.open();
+  const key = (t: number, n: number): Buffer => {
+    const k = Buffer.allocUnsafe(9);
+    k[0] = t;
+    k.writeUInt32BE(Math.floor(n / 2 ** 32), 1);
+    k.writeUInt32BE(n >>> 0, 5);
+    return k;
+  };
+  const BATCHES = 40;
+  const batches: Array<Array<[Buffer, Buffer | undefined]>> = [];
+  let nid = 1;
+  for (let b = 0; b < BATCHES; b++) {
+    const ops: Array<[Buffer, Buffer | undefined]> = [];
+    for (let i = 0; i < ROOMS; i++) {
+      const n = nid++;
+      const id = '$' + b64(32);
+      const ev = fakeEvent('!room:example.org', n, '@user:example.org', 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${n}` });
+      const all: Array<[Buffer, Buffer | undefined]> = [
+        [Buffer.concat([Buffer.from([1, 2]), Buffer.from(id)]), key(0, n).subarray(1)],
+        [key(0x10, n), pack([i + 1, 64, 0, '@user:example.org', n, 1_700_000_000_000, [n - 1], [], 0, 3])],
+        [key(0x11, n), Buffer.from(JSON.stringify(ev))],
+        [key(0x30, i + 1), pack(['12', 1, [n], 5, n, n])],
+        [key(0x40, n), Buffer.from(JSON.stringify({ type: 'new_room_event', event_nid: n }))],
+        [Buffer.concat([key(0x41, i + 1), key(0, n).subarray(1)]), Buffer.alloc(0)],
+        [key(2, n), Buffer.from(id)],
+        [key(0x50, n), undefined],
+      ];
+      ops.push(...all.slice(0, keysPerUnit));
+    }
+    batches.push(ops);
+  }
+  const t0 = performance.now();
+  for (const ops of batches) {
+    const b = db.batch();
+    for (const [k, v] of ops) {
+      if (v === undefined) b.del(k);
+      else b.put(k, v);
+    }
+    await b.write();
+  }
+  const rate = (BATCHES * ROOMS) / ((performance.now() - t0) / 1000);
+  await db.close();
+  rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
 async function efficiency(churnEvery: number): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-eff-'));
   const store = await Store.open(dir);
@@ -314,6 +370,11 @@ if (!ONLY_EFFICIENCY && !process.argv.includes('--no-raw')) {
   const raw: number[] = [];
   for (let i = 0; i < REPEATS; i++) raw.push(await rawFloor());
   rows.push(['raw LevelDB, no storage layer', 'no', String(ROOMS), '-', Math.round(median(raw)).toLocaleString('en-US'), String(ROOMS), '-', '-', '-', raw.map((x) => Math.round(x)).join(' / ')]);
+  for (const k of [8, 4]) {
+    const ceil: number[] = [];
+    for (let i = 0; i < REPEATS; i++) ceil.push(await writeCeiling(k));
+    rows.push([`LevelDB writes only, units pre-encoded, ${k} keys/unit`, 'no', String(ROOMS), '-', Math.round(median(ceil)).toLocaleString('en-US'), String(ROOMS), '-', '-', '-', ceil.map((x) => Math.round(x)).join(' / ')]);
+  }
 }
 const CONFIGS: ReadonlyArray<readonly [group: boolean, fsync: boolean, depth: number]> = ONLY
   ? process.argv.includes('--depth4') ? [[true, false, 4]] : [[true, false, 1], [true, false, 4]]
