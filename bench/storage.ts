@@ -406,6 +406,7 @@ console.log(`commit throughput (${ROOMS} rooms committing concurrently, ${SECOND
 console.log(line(header));
 for (const r of rows) console.log(line(r));
 
+if (ONLY) process.exit(0);
 const scenarios: Array<[string, Record<string, number>]> = [
   ['joins + messages', await efficiency(0)],
   ['+ membership churn', await efficiency(5)],
