@@ -165,15 +165,19 @@ function encodeLoose(v: unknown): string {
 function encodeObjectLoose(o: Record<string, unknown>, keys: string[]): string {
   const n = keys.length;
   if (n > 1) {
+    // Keys often come in order already (events built canonically): then
+    // there is nothing to sort, and sort() would still allocate.
     let astral = false;
+    let ordered = true;
     for (let i = 0; i < n; i++) {
       if (keyInfo(keys[i]!).astral) {
         astral = true;
         break;
       }
+      if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
     }
     if (astral) keys.sort(compareCodePoints);
-    else keys.sort();
+    else if (!ordered) keys.sort();
   }
   let s = '{';
   for (let i = 0; i < n; i++) {
