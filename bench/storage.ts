@@ -171,29 +171,48 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   return { units, seconds, writes, writeBusy, cpuUs: (cpu.user + cpu.system) / Math.max(1, units), mainUs: (mainMs * 1000) / Math.max(1, units) };
 }
 
+/** [table][u64 n] as the store writes it (for the reference points below). */
+function rawKey(t: number, n: number): Buffer {
+  const k = Buffer.allocUnsafe(9);
+  k[0] = t;
+  k.writeUInt32BE(Math.floor(n / 2 ** 32), 1);
+  k.writeUInt32BE(n >>> 0, 5);
+  return k;
+}
+
 /**
- * One room growing to MEMBERS members over EVENTS events. `churnEvery`
- * > 0 also turns every n-th other event into a membership change of an
- * existing member (a leave, a rejoin or a profile change: a new member
- * event for the same state key).
+ * The records a message unit writes, as raw key/value pairs (undefined
+ * value: a delete): ID map, metadata, JSON, room record, output, output
+ * index, reverse ID map, journal removal.
  */
-/**
- * Reference point: the same records a message unit writes (NID mapping both
- * ways, metadata, JSON, output and its room index, room record, journal
- * removal) put straight into LevelDB batches of ROOMS units, with one
- * getMany per batch for the new event IDs, and no storage layer at all.
- */
-async function rawFloor(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-storage-raw-'));
+function messageUnitRecords(id: string, n: number, room: number): Array<[Buffer, Buffer | undefined]> {
+  const ev = fakeEvent('!room:example.org', n, '@user:example.org', 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${n}` });
+  return [
+    [Buffer.concat([Buffer.from([1, 2]), Buffer.from(id)]), rawKey(0, n).subarray(1)],
+    [rawKey(0x10, n), pack([room, 64, 0, '@user:example.org', n, 1_700_000_000_000, [n - 1], [], 0, 3])],
+    [rawKey(0x11, n), Buffer.from(JSON.stringify(ev))],
+    [rawKey(0x30, room), pack(['12', 1, [n], 5, n, n])],
+    [rawKey(0x40, n), Buffer.from(JSON.stringify({ type: 'new_room_event', event_nid: n }))],
+    [Buffer.concat([rawKey(0x41, room), rawKey(0, n).subarray(1)]), Buffer.alloc(0)],
+    [rawKey(2, n), Buffer.from(id)],
+    [rawKey(0x50, n), undefined],
+  ];
+}
+
+async function openRaw(prefix: string): Promise<{ db: ClassicLevel<Buffer, Buffer>; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: 16 * 1024 * 1024 });
   await db.open();
-  const key = (t: number, n: number): Buffer => {
-    const k = Buffer.allocUnsafe(9);
-    k[0] = t;
-    k.writeUInt32BE(Math.floor(n / 2 ** 32), 1);
-    k.writeUInt32BE(n >>> 0, 5);
-    return k;
-  };
+  return { db, dir };
+}
+
+/**
+ * Reference point: the same records a message unit writes, built and put
+ * straight into LevelDB batches of ROOMS units, with one getMany per batch
+ * for the new event IDs, and no storage layer at all.
+ */
+async function rawFloor(): Promise<number> {
+  const { db, dir } = await openRaw('bench-storage-raw-');
   let nid = 1;
   let units = 0;
   const t0 = performance.now();
@@ -204,16 +223,10 @@ async function rawFloor(): Promise<number> {
     for (let i = 0; i < ROOMS; i++) {
       const id = '$' + b64(32);
       ids.push(id);
-      const n = nid++;
-      const ev = fakeEvent('!room:example.org', n, '@user:example.org', 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${n}` });
-      b.put(Buffer.concat([Buffer.from([1, 2]), Buffer.from(id)]), key(0, n).subarray(1));
-      b.put(key(2, n), Buffer.from(id));
-      b.put(key(0x10, n), pack([i + 1, 64, 0, '@user:example.org', n, 1_700_000_000_000, [n - 1], [], 0, 3]));
-      b.put(key(0x11, n), Buffer.from(JSON.stringify(ev)));
-      b.put(key(0x40, n), Buffer.from(JSON.stringify({ type: 'new_room_event', event_nid: n })));
-      b.put(Buffer.concat([key(0x41, i + 1), key(0, n).subarray(1)]), Buffer.alloc(0));
-      b.put(key(0x30, i + 1), pack(['12', 1, [n], 5, n, n]));
-      b.del(key(0x50, n));
+      for (const [k, v] of messageUnitRecords(id, nid++, i + 1)) {
+        if (v === undefined) b.del(k);
+        else b.put(k, v);
+      }
     }
     await Promise.all([db.getMany(ids.map((id) => Buffer.from('\x01\x02' + id))), b.write()]);
     units += ROOMS;
@@ -226,43 +239,18 @@ async function rawFloor(): Promise<number> {
 
 /**
  * The ceiling of LevelDB itself on this machine: units encoded before the
- * clock starts (the first `keysPerUnit` of a message unit's records: ID map,
- * metadata, JSON, room, output, output index, reverse ID map, journal
- * removal), written as chained batches of ROOMS units, one after another.
- * Only the batch calls and the writes are timed.
+ * clock starts (the first `keysPerUnit` of a message unit's records),
+ * written as chained batches of ROOMS units, one after another. Only the
+ * batch calls and the writes are timed.
  */
 async function writeCeiling(keysPerUnit: number): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-storage-ceiling-'));
-  const db = new ClassicLevel<Buffer, Buffer>(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer', writeBufferSize: 16 * 1024 * 1024 });
-  await db.open();
-  const key = (t: number, n: number): Buffer => {
-    const k = Buffer.allocUnsafe(9);
-    k[0] = t;
-    k.writeUInt32BE(Math.floor(n / 2 ** 32), 1);
-    k.writeUInt32BE(n >>> 0, 5);
-    return k;
-  };
+  const { db, dir } = await openRaw('bench-storage-ceiling-');
   const BATCHES = 40;
   const batches: Array<Array<[Buffer, Buffer | undefined]>> = [];
   let nid = 1;
   for (let b = 0; b < BATCHES; b++) {
     const ops: Array<[Buffer, Buffer | undefined]> = [];
-    for (let i = 0; i < ROOMS; i++) {
-      const n = nid++;
-      const id = '$' + b64(32);
-      const ev = fakeEvent('!room:example.org', n, '@user:example.org', 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${n}` });
-      const all: Array<[Buffer, Buffer | undefined]> = [
-        [Buffer.concat([Buffer.from([1, 2]), Buffer.from(id)]), key(0, n).subarray(1)],
-        [key(0x10, n), pack([i + 1, 64, 0, '@user:example.org', n, 1_700_000_000_000, [n - 1], [], 0, 3])],
-        [key(0x11, n), Buffer.from(JSON.stringify(ev))],
-        [key(0x30, i + 1), pack(['12', 1, [n], 5, n, n])],
-        [key(0x40, n), Buffer.from(JSON.stringify({ type: 'new_room_event', event_nid: n }))],
-        [Buffer.concat([key(0x41, i + 1), key(0, n).subarray(1)]), Buffer.alloc(0)],
-        [key(2, n), Buffer.from(id)],
-        [key(0x50, n), undefined],
-      ];
-      ops.push(...all.slice(0, keysPerUnit));
-    }
+    for (let i = 0; i < ROOMS; i++) ops.push(...messageUnitRecords('$' + b64(32), nid++, i + 1).slice(0, keysPerUnit));
     batches.push(ops);
   }
   const t0 = performance.now();
@@ -280,6 +268,12 @@ async function writeCeiling(keysPerUnit: number): Promise<number> {
   return rate;
 }
 
+/**
+ * One room growing to MEMBERS members over EVENTS events. `churnEvery`
+ * > 0 also turns every n-th other event into a membership change of an
+ * existing member (a leave, a rejoin or a profile change: a new member
+ * event for the same state key).
+ */
 async function efficiency(churnEvery: number): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-eff-'));
   const store = await Store.open(dir);
