@@ -439,6 +439,22 @@ export class Snapshots {
     return [...deps];
   }
 
+  /**
+   * Whether a block names an event NID that is not durable yet. Such a block
+   * cannot be on disk: a NID allocated in this run is above every NID stored
+   * before it, and a block is written no earlier than the NIDs it names, so
+   * a copy would still be pending too, and pending blocks are always found
+   * in memory. Its hash needs no database lookup.
+   */
+  private namesPendingEvent(block: StateBlock): boolean {
+    if (this.maps.pendingCount() === 0) return false;
+    const events = block.events;
+    for (let i = 0; i < events.length; i++) {
+      if (events[i] !== 0 && this.maps.pendingOf(Ns.EVENT, events[i]!) !== undefined) return true;
+    }
+    return false;
+  }
+
   private async internBlock(unit: CommitUnit, block: StateBlock): Promise<number> {
     const bytes = encodeBlock(block);
     const hash = contentHash(bytes);
@@ -453,7 +469,7 @@ export class Snapshots {
       this.pendBlockByHash.set(hk, item);
       this.pendBlockByNid.set(nid, item);
       return nid;
-    });
+    }, this.namesPendingEvent(block));
     this.touchBlock(unit, nid);
     return nid;
   }
@@ -482,7 +498,8 @@ export class Snapshots {
       this.pendSnapByHash.set(hk, item);
       this.pendSnapByNid.set(nid, item);
       return nid;
-    });
+      // a snapshot naming a pending block is new for the same reason as such a block
+    }, record.blocks.some((b) => this.pendBlockByNid.has(b)));
     this.touchSnapshot(unit, nid);
     for (const b of record.blocks) this.touchBlock(unit, b);
     return nid;
@@ -497,10 +514,13 @@ export class Snapshots {
     known: () => number | undefined,
     dbKey: Buffer,
     resolve: (found: number | undefined) => number,
+    fresh: boolean,
   ): Promise<number> | number {
     const k = known();
     if (k !== undefined) return k;
     let p = this.interning.get(key);
+    // Content that names something still pending cannot be on disk (see internBlock): no read.
+    if (p === undefined && fresh) return resolve(undefined);
     if (p === undefined) {
       p = (async () => {
         try {

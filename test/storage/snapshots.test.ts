@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { MAX_BLOCKS, Ns, SNAPSHOT_TUNING, Store, stateKeyNum, TYPE_MEMBER, type StateChange } from '../../storage/index.js';
 import { bucketOf } from '../../storage/snapshot-record.js';
 import { decodeBlock } from '../../storage/state-block.js';
-import { nidKey, T_BLOCK } from '../../storage/keys.js';
+import { nidKey, T_BLOCK, T_BLOCK_HASH, T_SNAPSHOT_HASH } from '../../storage/keys.js';
 import { splitStateKeyNum } from '../../storage/nids.js';
 import { rejectsWith, tempDir, withStore } from './helpers.js';
 
@@ -121,6 +121,47 @@ test('same content, same NID: also while the first copy is pending, and across r
   assert.is(store.pendingCount(), 0);
   await store.commit(u4);
   assert.is(await rawCount(store, 'snapshots'), 2);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a state change naming a pending event is interned without hash lookups on disk; content seen before still dedups', async () => {
+  const dir = tempDir('fresh');
+  let store = await Store.open(dir);
+  const roomNid = await newRoom(store);
+  // count the database reads of the block and snapshot hash indexes
+  const getter = (store as unknown as { getter: { fetch(key: Buffer, cb: unknown): void } }).getter;
+  const fetch = getter.fetch.bind(getter);
+  let hashReads = 0;
+  getter.fetch = (key: Buffer, cb: unknown) => {
+    if (key[0] === T_BLOCK_HASH || key[0] === T_SNAPSHOT_HASH) hashReads++;
+    fetch(key, cb);
+  };
+  const base = store.unit();
+  const s0 = await store.deriveSnapshot(base, roomNid, 0, [[TYPE_MEMBER, 1, 900]]);
+  await store.commit(base);
+  const before = hashReads;
+  // a new event: its NID is pending while the unit is built
+  const u1 = store.unit();
+  const e = await u1.nid(Ns.EVENT, '$new');
+  const u2 = store.unit();
+  const [a, b] = await Promise.all([
+    store.deriveSnapshot(u1, roomNid, s0, [[TYPE_MEMBER, 2, e]]),
+    store.deriveSnapshot(u2, roomNid, s0, [[TYPE_MEMBER, 2, e]]),
+  ]);
+  assert.is(a, b, 'the same pending content gets one snapshot');
+  assert.is(hashReads, before, 'no hash lookups for content naming a pending event');
+  await Promise.all([store.commit(u1), store.commit(u2)]);
+  // durable now: the same content is found again, through memory or disk
+  const u3 = store.unit();
+  assert.is(await store.deriveSnapshot(u3, roomNid, s0, [[TYPE_MEMBER, 2, e]]), a);
+  await store.close();
+  store = await Store.open(dir);
+  const u4 = store.unit();
+  assert.is(await store.deriveSnapshot(u4, roomNid, s0, [[TYPE_MEMBER, 2, e]]), a, 'found through the hash index on disk');
+  await store.commit(u4);
+  assert.is(await rawCount(store, 'snapshots'), 2);
+  assert.is(await rawCount(store, 'state blocks'), 2);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
