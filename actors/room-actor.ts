@@ -64,13 +64,19 @@ export interface RoomHot {
   current: StateMap;
   events: EventSource | undefined;
   calc: RoomStateCalc | undefined;
-  /** the records this room reads for every event (its auth events, its latest events); see event-source.ts */
+  /**
+   * The records of state events this room reads for every event (its auth
+   * events); see event-source.ts. Messages stay out of it: they would push
+   * the auth events out, and only the latest one is read again.
+   */
   records: Lru<string, EventRecord>;
+  /** the record of the event this room committed last (the next event's prev event) */
+  last: EventRecord | undefined;
 }
 
 /** Entries of a live room's own caches of state events and of records. */
 const ROOM_EVENT_CACHE = 16;
-const ROOM_RECORD_CACHE = 12;
+const ROOM_RECORD_CACHE = 16;
 
 /** Per-room data that outlives the actor's hot state (kept by the supervisor). */
 export interface RoomEntry {
@@ -99,7 +105,7 @@ export class RoomLogic {
   async load(): Promise<RoomHot> {
     const roomId = this.entry.roomId;
     const head = await this.store.getRoom(roomId);
-    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined, records: new Lru(ROOM_RECORD_CACHE) };
+    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined, records: new Lru(ROOM_RECORD_CACHE), last: undefined };
     if (head) {
       this.attachVersion(hot, roomVersion(head.roomVersion));
       hot.current = new Map(await this.store.loadSnapshot(head.currentSnapshot));
@@ -184,6 +190,7 @@ export class RoomLogic {
 
   /** A stored event's record, from the room's own cache when it is there. */
   private async getRecord(room: RoomHot, eventId: string): Promise<EventRecord | undefined> {
+    if (room.last?.eventId === eventId) return room.last;
     const hit = room.records.get(eventId);
     if (hit) return hit;
     const r = await this.store.getEvent(eventId);
@@ -194,8 +201,16 @@ export class RoomLogic {
   /** Commits a unit of this room and keeps the room's cached records in step with it. */
   private async commitUnit(room: RoomHot, unit: Unit): Promise<Output[]> {
     const outputs = await this.store.commit(room.roomId, unit);
-    if (unit.event) room.records.set(unit.event.record.eventId, unit.event.record);
-    for (const r of unit.redactEvents ?? []) room.records.delete(r.eventId);
+    const rec = unit.event?.record;
+    if (rec !== undefined) {
+      if (rec.stateKey !== undefined) room.records.set(rec.eventId, rec);
+      else room.records.delete(rec.eventId); // (a message stored again, e.g. an outlier now with state)
+      room.last = rec;
+    }
+    for (const r of unit.redactEvents ?? []) {
+      room.records.delete(r.eventId);
+      if (room.last?.eventId === r.eventId) room.last = undefined;
+    }
     return outputs;
   }
 
