@@ -171,7 +171,7 @@ export class NidMaps {
    */
   markNew(ns: Ns, s: string): void {
     const sp = this.space(ns);
-    if ((sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s)) !== undefined || sp.reading.has(s)) return;
+    if (this.peek(ns, s) !== undefined || sp.reading.has(s)) return;
     if (sp.absent.size >= ABSENT_MAX) sp.absent.clear();
     sp.absent.add(s);
   }

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import {
+  type CommitUnit,
   Ns,
   PREASSIGNED_TYPES,
   STATE_KEY_EMPTY,
@@ -153,20 +154,38 @@ test('strings without a UTF-8 form and bad NIDs are refused', async () => {
 
 
 
-test('a string a lookup found absent gets exactly one NID, through cache evictions and racing reads', async () => {
-  const dir = tempDir('absent');
+/**
+ * A store whose NID caches hold 2 strings, with a room and a message type;
+ * `commitEvent` stores a message under an event NID through a unit and
+ * commits it, `put` does the same for an event ID.
+ */
+async function tinyCacheStore(name: string): Promise<{
+  dir: string;
+  store: Store;
+  commitEvent: (u: CommitUnit, eventNid: number) => Promise<void>;
+  put: (id: string) => Promise<number>;
+}> {
+  const dir = tempDir(name);
   const store = await Store.open(dir, { nidCacheSize: 2 });
   const setup = store.unit();
   const roomNid = await setup.nid(Ns.ROOM, '!r:a');
   const typeNid = await setup.nid(Ns.TYPE, 'm.room.message');
   await store.commit(setup);
+  const commitEvent = async (u: CommitUnit, eventNid: number): Promise<void> => {
+    u.putEvent(eventNid, meta(roomNid, typeNid), { type: 'm.room.message' });
+    await store.commit(u);
+  };
   const put = async (id: string): Promise<number> => {
     const u = store.unit();
     const n = await u.nid(Ns.EVENT, id);
-    u.putEvent(n, meta(roomNid, typeNid), { type: 'm.room.message' });
-    await store.commit(u);
+    await commitEvent(u, n);
     return n;
   };
+  return { dir, store, commitEvent, put };
+}
+
+test('a string a lookup found absent gets exactly one NID, through cache evictions and racing reads', async () => {
+  const { dir, store, put } = await tinyCacheStore('absent');
   // Found absent, then stored: one NID, stable after the tiny cache forgot it.
   assert.is(await store.lookupNid(Ns.EVENT, '$a'), undefined);
   const a = await put('$a');
@@ -186,32 +205,20 @@ test('a string a lookup found absent gets exactly one NID, through cache evictio
 });
 
 test('a string marked new allocates its NID without a read; marking a known string changes nothing', async () => {
-  const dir = tempDir('marknew');
-  const store = await Store.open(dir, { nidCacheSize: 2 });
-  const setup = store.unit();
-  const roomNid = await setup.nid(Ns.ROOM, '!r:a');
-  const typeNid = await setup.nid(Ns.TYPE, 'm.room.message');
-  await store.commit(setup);
+  const { dir, store, commitEvent, put } = await tinyCacheStore('marknew');
   // unknown string: nidNow must go to the database (a promise)
   const u0 = store.unit();
   const unmarked = u0.nidNow(Ns.EVENT, '$unmarked');
   assert.ok(unmarked instanceof Promise, 'an unknown string is looked up');
   const old = await unmarked;
-  u0.putEvent(old, meta(roomNid, typeNid), { type: 'm.room.message' });
-  await store.commit(u0);
-  for (let i = 0; i < 4; i++) {
-    const f = store.unit();
-    const n = await f.nid(Ns.EVENT, `$filler${i}`);
-    f.putEvent(n, meta(roomNid, typeNid), { type: 'm.room.message' });
-    await store.commit(f);
-  }
+  await commitEvent(u0, old);
+  for (let i = 0; i < 4; i++) await put(`$filler${i}`);
   // marked new: a number at once, one NID, stored like any other
   store.markNew(Ns.EVENT, '$fresh');
   const u = store.unit();
   const fresh = u.nidNow(Ns.EVENT, '$fresh');
   assert.type(fresh, 'number');
-  u.putEvent(fresh as number, meta(roomNid, typeNid), { type: 'm.room.message' });
-  await store.commit(u);
+  await commitEvent(u, fresh as number);
   assert.is(await store.lookupNid(Ns.EVENT, '$fresh'), fresh);
   assert.is(await store.str(Ns.EVENT, fresh as number), '$fresh');
   // marking a string the maps know (here: just stored, cached) is ignored
