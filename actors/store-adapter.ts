@@ -6,6 +6,7 @@
  */
 import type { Output, InputStatus } from '../src/api.js';
 import type { JsonObject } from '../src/matrix/json.js';
+import { copyWith } from '../src/matrix/json.js';
 import { stateKey, splitStateKey, type StateMap } from '../src/matrix/state-key.js';
 import type { Store } from '../storage/store.js';
 import type { CommitUnit } from '../storage/unit.js';
@@ -272,7 +273,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
 
     if (ev) this.records.set(ev.record.eventId, ev.record);
     for (const r of redacted) this.records.set(r.eventId, r.rec);
-    return outs.map((o, i) => ({ ...o, pos: result.outputPositions[i]! }) as Output);
+    return outs.map((o, i) => copyWith(o, 'pos', result.outputPositions[i]!) as Output);
   }
 
   private encodeOutput(su: CommitUnit, o: PendingOutput): JsonObject | Promise<JsonObject> {

@@ -18,7 +18,10 @@ export interface ErrorBody {
 }
 
 export function okReply(id: RequestId, result: object): Record<string, unknown> {
-  return { ...result, id, ok: true };
+  const out = Object.assign({}, result) as Record<string, unknown>;
+  out.id = id;
+  out.ok = true;
+  return out;
 }
 
 export function errorBody(err: unknown, id: RequestId, op: string | undefined, log: Logger): ErrorBody {

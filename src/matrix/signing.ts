@@ -9,7 +9,7 @@
  * is what ties the full content to the signature.
  */
 import type { JsonObject, JsonValue } from './json.js';
-import { isJsonObject } from './json.js';
+import { copyWith, isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
 import { canonicalJson } from './canonical-json.js';
 import { encodeBase64 } from './base64.js';
@@ -51,7 +51,7 @@ function addSignature(signatures: JsonValue | undefined, serverName: string, key
 export function signJson(obj: JsonObject, serverName: string, key: SigningKey): JsonObject {
   const bytes = Buffer.from(canonicalJson(withoutSignaturesAndUnsigned(obj)), 'utf8');
   const sig = encodeBase64(signBytes(key, bytes));
-  return { ...obj, signatures: addSignature(obj.signatures, serverName, key.keyId, sig) };
+  return copyWith(obj, 'signatures', addSignature(obj.signatures, serverName, key.keyId, sig));
 }
 
 /**
@@ -105,7 +105,7 @@ export function signEventWithBytes(pdu: JsonObject, serverName: string, key: Sig
  */
 export function prepareEventSigning(pdu: JsonObject, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string } {
   const contentCanonical = contentHashCanonicalJson(pdu);
-  const out: JsonObject = { ...pdu, hashes: { sha256: encodeBase64(sha256(contentCanonical)) } };
+  const out: JsonObject = copyWith(pdu, 'hashes', { sha256: encodeBase64(sha256(contentCanonical)) });
   return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8'), contentCanonical };
 }
 
