@@ -83,7 +83,7 @@ export class EventSource {
     if (hit) return hit;
     const json = await this.store.getEventJson(id);
     if (!json) return undefined;
-    const ev = parseStored(json, this.rv);
+    const ev = parseStored(json, this.rv, id);
     if (ev) this.remember(ev);
     return ev;
   }
@@ -107,10 +107,19 @@ export class EventSource {
   }
 }
 
-/** Stored events were validated on the way in; one that no longer parses is treated as absent. */
-function parseStored(json: JsonObject, rv: RoomVersion): MatrixEvent | undefined {
+/** What a scan of stored JSON would report: nothing (it was checked on the way in). */
+const CLEAN_SCAN = { duplicateKeyPath: undefined, nonCanonicalNumberPath: undefined };
+
+/**
+ * Stored events were validated on the way in and stored under their ID: the
+ * fields are checked again (cheap), but the reference hash, the canonical
+ * size and the number walk are not redone (together they were most of the
+ * cost of reloading a room's state events). One that no longer parses is
+ * treated as absent.
+ */
+export function parseStored(json: JsonObject, rv: RoomVersion, eventId: string): MatrixEvent | undefined {
   try {
-    return parsePdu(json, rv);
+    return parsePdu(json, rv, { knownEventId: eventId, skipSizeCheck: true, scan: CLEAN_SCAN });
   } catch {
     return undefined;
   }
