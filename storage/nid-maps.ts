@@ -14,9 +14,10 @@
 import type { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
 import type { BatchGetter } from './batch-get.js';
-import { nid2StrKey, prefixRange, readU64, str2NidKey, T_NID2STR, u64Value } from './keys.js';
+import { nid2StrKey, prefixRange, readU64, str2NidKey, T_NID2STR, T_STR2NID, u64Value } from './keys.js';
 import { Lru } from './lru.js';
-import { ALL_NS, firstDynamicNid, nidLimit, nsName, preassigned, type Ns } from './nids.js';
+import { StringFilter } from './bloom.js';
+import { ALL_NS, firstDynamicNid, nidLimit, Ns, nsName, preassigned } from './nids.js';
 import { DURABLE, PendingItem, type PutFn } from './pending.js';
 import { corrupt } from './records.js';
 
@@ -72,9 +73,19 @@ class Namespace {
   readonly absent = new Set<string>();
   /** Reads of `lookup()` in flight per string; `allocated` is set when the string gets a NID meanwhile. */
   readonly reading = new Map<string, { allocated: boolean; n: number }>();
+  /**
+   * Event IDs only: every string with a mapping (stored or pending) is in
+   * this filter once `filterReady`, so a string it does not have is known
+   * to have no NID without a read (a new event arriving on input). It is
+   * filled from the stored mappings in the background after open, and by
+   * every allocation from the start.
+   */
+  readonly filter: StringFilter | undefined;
+  filterReady = false;
 
-  constructor(readonly ns: Ns, cacheSize: number) {
+  constructor(readonly ns: Ns, cacheSize: number, filtered: boolean) {
     this.limit = nidLimit(ns);
+    this.filter = filtered ? new StringFilter() : undefined;
     this.byStr = new Lru(cacheSize);
     this.byNid = new Lru(cacheSize);
     for (const [s, n] of preassigned(ns)) {
@@ -109,8 +120,10 @@ export class NidMaps {
     private readonly db: ClassicLevel<Buffer, Buffer>,
     private readonly getter: BatchGetter,
     cacheSize: number,
+    /** keep the event ID filter (see Namespace.filter) */
+    eventIdFilter = true,
   ) {
-    for (const ns of ALL_NS) this.spaces.set(ns, new Namespace(ns, cacheSize));
+    for (const ns of ALL_NS) this.spaces.set(ns, new Namespace(ns, cacheSize, eventIdFilter && ns === Ns.EVENT));
   }
 
   private space(ns: Ns): Namespace {
@@ -139,6 +152,40 @@ export class NidMaps {
       }
     }
     if (ops.length > 0) await this.db.batch(ops, { sync: true });
+    this.filterScan = this.fillFilters();
+  }
+
+  /** Settles when the filters hold every stored mapping (or the scan stopped: the database closed). */
+  filterScan: Promise<void> = Promise.resolve();
+  private scanStopped = false;
+
+  /** Ends the background scan (before the database closes); lookups keep reading. */
+  async stopFilterScan(): Promise<void> {
+    this.scanStopped = true;
+    await this.filterScan;
+  }
+
+  /** Adds every stored string of the filtered namespaces to their filter, then lets lookups trust it. */
+  private async fillFilters(): Promise<void> {
+    for (const sp of this.spaces.values()) {
+      const filter = sp.filter;
+      if (filter === undefined) continue;
+      try {
+        // The iterator reads the database as it is now; strings allocated from now on add themselves.
+        for await (const k of this.db.keys({ ...prefixRange(Buffer.from([T_STR2NID, sp.ns])), keyEncoding: 'buffer' })) {
+          if (this.scanStopped) return;
+          filter.add(k.toString('utf8', 2));
+        }
+        if (!this.scanStopped) sp.filterReady = true;
+      } catch {
+        // the database closed during the scan: lookups keep reading
+      }
+    }
+  }
+
+  /** True when `s` certainly has no mapping (the namespace's filter is complete and lacks it). */
+  private surelyAbsent(sp: Namespace, s: string): boolean {
+    return sp.filterReady && !sp.filter!.mightHave(s);
   }
 
   /** The NID if known in memory (preassigned, cached or pending); never reads the DB. */
@@ -161,6 +208,7 @@ export class NidMaps {
     if (known !== undefined) return known;
     const allocating = sp.allocating.get(s);
     if (allocating !== undefined) return allocating;
+    if (this.surelyAbsent(sp, s)) return undefined;
     return this.readNid(sp, s);
   }
 
@@ -184,6 +232,7 @@ export class NidMaps {
     if (known !== undefined) return known;
     if (sp.absent.has(s)) return this.allocate(sp, s, str2NidKey(sp.ns, s));
     let p = sp.allocating.get(s);
+    if (p === undefined && this.surelyAbsent(sp, s)) return this.allocate(sp, s, str2NidKey(sp.ns, s));
     if (p === undefined) {
       const key = str2NidKey(sp.ns, s);
       p = new Promise<number>((resolve, reject) => {
@@ -216,6 +265,7 @@ export class NidMaps {
       throw new RoomServerError('M_LIMIT_EXCEEDED', `no ${nsName(sp.ns)} NIDs left`, 'storage_nids_exhausted');
     }
     const nid = sp.next++;
+    sp.filter?.add(s);
     sp.absent.delete(s);
     const probe = sp.reading.get(s);
     if (probe !== undefined) probe.allocated = true;

@@ -161,6 +161,12 @@ export interface StoreOptions {
   leveldbCacheSize?: number;
   /** LevelDB write buffer bytes (default 16 MiB). */
   writeBufferSize?: number;
+  /**
+   * Keep a filter of every stored event ID (about 10 bits each, filled in
+   * the background after open), so that checking a new event ID needs no
+   * read (default true).
+   */
+  eventIdFilter?: boolean;
 }
 
 export interface OutputEntry {
@@ -248,6 +254,7 @@ export class Store {
     } catch (err) {
       throw new RoomServerError('M_UNKNOWN', `cannot open the database at ${dir}: ${String((err as Error)?.message ?? err)}`, 'storage_open_failed');
     }
+    let maps: NidMaps | undefined;
     try {
       const schema = await db.get(SCHEMA_KEY);
       if (schema === undefined) {
@@ -256,7 +263,7 @@ export class Store {
         throw new RoomServerError('M_UNKNOWN', `database schema ${readU64(schema, 0)} is not ${SCHEMA_VERSION}`, 'storage_schema');
       }
       const getter = new BatchGetter(db);
-      const maps = new NidMaps(db, getter, opts.nidCacheSize ?? 100_000);
+      maps = new NidMaps(db, getter, opts.nidCacheSize ?? 100_000, opts.eventIdFilter ?? true);
       await maps.init();
       const snaps = new Snapshots(db, getter, maps, {
         blockCacheEntries: opts.blockCacheEntries ?? 1_000_000,
@@ -282,6 +289,7 @@ export class Store {
       }
       return store;
     } catch (err) {
+      await maps?.stopFilterScan();
       await db.close().catch(() => {});
       throw err;
     }
@@ -298,6 +306,7 @@ export class Store {
     this.closed = true;
     await this.committer.idle();
     while (this.journalWriting) await new Promise((r) => setTimeout(r, 1));
+    await this.maps.stopFilterScan();
     await this.db.close();
   }
 

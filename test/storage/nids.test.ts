@@ -159,14 +159,14 @@ test('strings without a UTF-8 form and bad NIDs are refused', async () => {
  * `commitEvent` stores a message under an event NID through a unit and
  * commits it, `put` does the same for an event ID.
  */
-async function tinyCacheStore(name: string): Promise<{
+async function tinyCacheStore(name: string, opts: { eventIdFilter?: boolean } = {}): Promise<{
   dir: string;
   store: Store;
   commitEvent: (u: CommitUnit, eventNid: number) => Promise<void>;
   put: (id: string) => Promise<number>;
 }> {
   const dir = tempDir(name);
-  const store = await Store.open(dir, { nidCacheSize: 2 });
+  const store = await Store.open(dir, { nidCacheSize: 2, ...opts });
   const setup = store.unit();
   const roomNid = await setup.nid(Ns.ROOM, '!r:a');
   const typeNid = await setup.nid(Ns.TYPE, 'm.room.message');
@@ -184,8 +184,8 @@ async function tinyCacheStore(name: string): Promise<{
   return { dir, store, commitEvent, put };
 }
 
-test('a string a lookup found absent gets exactly one NID, through cache evictions and racing reads', async () => {
-  const { dir, store, put } = await tinyCacheStore('absent');
+for (const eventIdFilter of [true, false]) test(`a string a lookup found absent gets exactly one NID, through cache evictions and racing reads (event ID filter ${eventIdFilter ? 'on' : 'off'})`, async () => {
+  const { dir, store, put } = await tinyCacheStore('absent', { eventIdFilter });
   // Found absent, then stored: one NID, stable after the tiny cache forgot it.
   assert.is(await store.lookupNid(Ns.EVENT, '$a'), undefined);
   const a = await put('$a');
@@ -205,7 +205,8 @@ test('a string a lookup found absent gets exactly one NID, through cache evictio
 });
 
 test('a string marked new allocates its NID without a read; marking a known string changes nothing', async () => {
-  const { dir, store, commitEvent, put } = await tinyCacheStore('marknew');
+  // without the event ID filter (with it, an unknown ID allocates without a read anyway; markNew serves until its scan is done)
+  const { dir, store, commitEvent, put } = await tinyCacheStore('marknew', { eventIdFilter: false });
   // unknown string: nidNow must go to the database (a promise)
   const u0 = store.unit();
   const unmarked = u0.nidNow(Ns.EVENT, '$unmarked');
@@ -226,6 +227,51 @@ test('a string marked new allocates its NID without a read; marking a known stri
   assert.is(await store.nid(Ns.EVENT, '$fresh'), fresh);
   assert.is(await store.nid(Ns.EVENT, '$unmarked'), old);
   assert.ok((await store.checkIntegrity()).ok);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('with the event ID filter, a new event ID allocates without a read and a stored one is never reallocated, across reopen', async () => {
+  const dir = tempDir('filter');
+  let store = await Store.open(dir, { nidCacheSize: 2 });
+  const setup = store.unit();
+  const roomNid = await setup.nid(Ns.ROOM, '!r:a');
+  const typeNid = await setup.nid(Ns.TYPE, 'm.room.message');
+  await store.commit(setup);
+  const stored = new Map<string, number>();
+  for (let i = 0; i < 300; i++) {
+    const u = store.unit();
+    const id = `$stored${i}`;
+    const n = await u.nid(Ns.EVENT, id);
+    u.putEvent(n, meta(roomNid, typeNid), { type: 'm.room.message' });
+    await store.commit(u);
+    stored.set(id, n);
+  }
+  await store.close();
+  store = await Store.open(dir, { nidCacheSize: 2 });
+  await (store as unknown as { maps: { filterScan: Promise<void> } }).maps.filterScan;
+  // count the reads of string -> NID keys from here on
+  const getter = (store as unknown as { getter: { fetch: (k: Buffer, cb: unknown) => void } }).getter;
+  const fetch = getter.fetch.bind(getter);
+  let reads = 0;
+  getter.fetch = (k, cb) => {
+    if (k[0] === 0x01) reads++;
+    fetch(k, cb);
+  };
+  const u = store.unit();
+  const fresh = u.nidNow(Ns.EVENT, '$never_seen');
+  assert.type(fresh, 'number', 'a new event ID gets its NID at once');
+  assert.is(await store.lookupNid(Ns.EVENT, '$also_never_seen'), undefined);
+  assert.is(reads, 0, 'no read for IDs the filter does not have');
+  // every stored ID is still found under its NID (the tiny cache holds none of them: each is read)
+  for (const [id, n] of stored) assert.is(await store.lookupNid(Ns.EVENT, id), n);
+  for (const [id, n] of [...stored].slice(0, 20)) assert.is(await store.nid(Ns.EVENT, id), n);
+  assert.ok(reads >= stored.size, 'stored IDs are read, not taken for new');
+  u.putEvent(fresh as number, meta(roomNid, typeNid), { type: 'm.room.message' });
+  await store.commit(u);
+  assert.is(await store.lookupNid(Ns.EVENT, '$never_seen'), fresh);
+  const report = await store.checkIntegrity();
+  assert.ok(report.ok, report.problems.join('\n'));
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
