@@ -3,12 +3,18 @@
  * package.json), and the load tool passes them to a server it spawns, so
  * that a measured server is the server people run.
  *
- * --max-semi-space-size=32: a 32 MB young generation (Node's default is
- * 16 MB). Under load every event's allocations live for the ~100 ms it is in
- * flight; with the default size more of them are still alive, and copied,
- * when a scavenge comes. Over WebSocket, 3,000 rooms x 30 sends on 2 cores,
- * alternating: scavenge pauses 4.99 / 4.77 s with 16 MB and 3.29 / 3.43 s
- * with 32 MB; 4,154 / 4,285 events/s against 4,677 / 4,554. 64 MB was no
- * better than 32 (runs that noisy could not rank 24, 32 and 48 MB).
+ * --max-semi-space-size=64: a 64 MB young generation (Node's default is
+ * 16 MB). Under load every event's allocations live for the ~100-150 ms it
+ * is in flight; the smaller the young generation, the more often a scavenge
+ * comes while they are alive and copies them. Measured on 2 cores:
+ * - 16 -> 32 MB, over WebSocket, 3,000 rooms x 30 sends, alternating:
+ *   scavenge pauses 4.99 / 4.77 s -> 3.29 / 3.43 s, 4,154 / 4,285 ->
+ *   4,677 / 4,554 events/s.
+ * - 32 -> 64 MB, once inputs no longer waited on a read for their event ID
+ *   (bench/pipeline.ts one after the other): input of remote-signed events
+ *   6,378 -> 7,746 events/s (280 -> 235 us CPU per event), local sends
+ *   9,327 -> 9,702; in-process input with 1,000 rooms, alternating, minor GC
+ *   pause 53 / 40 -> 27 / 25 us per event. Sends over WebSocket did not move
+ *   beyond the noise; 128 MB was no better than 64.
  */
-export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
+export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
