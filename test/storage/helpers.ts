@@ -49,3 +49,15 @@ export async function rejectsWith(p: Promise<unknown> | (() => unknown), reason:
   }
   throw new Error(`expected an error with reason ${reason}`);
 }
+
+/** Counts the store's point reads of keys that `match` (from now on): the count is `counter.n`. */
+export function countReads(store: Store, match: (key: Buffer) => boolean): { n: number } {
+  const getter = (store as unknown as { getter: { fetch(key: Buffer, cb: unknown): void } }).getter;
+  const fetch = getter.fetch.bind(getter);
+  const counter = { n: 0 };
+  getter.fetch = (key: Buffer, cb: unknown) => {
+    if (match(key)) counter.n++;
+    fetch(key, cb);
+  };
+  return counter;
+}
