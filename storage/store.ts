@@ -325,15 +325,15 @@ export class Store {
     return this.maps.lookupMany(ns, strs);
   }
 
-  /**
-   * The NID of a string, allocated when unknown. The new mapping is written
-   * with the first committed unit that uses the NID; prefer `unit.nid()`.
-   */
   /** See NidMaps.markNew: a string known never to have been stored, so its NID allocates without a read. */
   markNew(ns: Ns, s: string): void {
     this.maps.markNew(ns, s);
   }
 
+  /**
+   * The NID of a string, allocated when unknown. The new mapping is written
+   * with the first committed unit that uses the NID; prefer `unit.nid()`.
+   */
   async nid(ns: Ns, s: string): Promise<number> {
     return this.maps.nid(ns, s);
   }
