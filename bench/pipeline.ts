@@ -7,7 +7,15 @@
  *  measured in the same run; and
  *  (c) heap per idle (passivated) room after creating many rooms.
  *
+ * Before each of (a) and (b) is timed, the same server runs a warm-up load
+ * on other rooms (default 100 rooms x 20 events, not counted): a server is a
+ * long-running process, and the figures are meant to be its steady state,
+ * not the first seconds in which V8 is still compiling and re-optimizing the
+ * hot code (measured: most optimizations of a fresh process happen in its
+ * first ~2.5 s of load). `--warmup-rooms 0` times a cold process instead.
+ *
  *   node --expose-gc --import tsx bench/pipeline.ts [--rooms 1000] [--events 100] [--idle-rooms 100000]
+ *                                                  [--warmup-rooms 100] [--warmup-events 20]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -29,6 +37,8 @@ function arg(name: string, dflt: number): number {
 const ROOMS = arg('rooms', 1000);
 const EVENTS = arg('events', 100);
 const IDLE_ROOMS = arg('idle-rooms', 100_000);
+const WARMUP_ROOMS = arg('warmup-rooms', 100);
+const WARMUP_EVENTS = arg('warmup-events', 20);
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const RV = roomVersion('10');
 
@@ -106,6 +116,11 @@ function remoteRoom(key: SigningKey, n: number, seq: number): { roomId: string; 
 
 async function main(): Promise<void> {
   console.log(`pipeline benchmark: ${ROOMS} rooms x ${EVENTS} events; ${cpus().length} x ${cpus()[0]?.model}; node ${process.version}`);
+  console.log(
+    WARMUP_ROOMS > 0
+      ? `each of (a) and (b) timed after a warm-up of ${WARMUP_ROOMS} other rooms x ${WARMUP_EVENTS} events on the same server (not counted)`
+      : 'no warm-up: (a) and (b) timed from a cold process',
+  );
   const crypto1 = bareCrypto();
 
   // (a) send
@@ -113,18 +128,20 @@ async function main(): Promise<void> {
   if (ONLY === undefined || ONLY === 'send') {
   const dirA = tmp();
   const a = await RoomServer.open({ dataDir: dirA, serverName: 'a.test' });
-  const roomsA: string[] = [];
-  for (let i = 0; i < ROOMS; i += 100) {
-    roomsA.push(...(await Promise.all(Array.from({ length: Math.min(100, ROOMS - i) }, () => a.createRoom({ creator: '@alice:a.test', roomVersion: '10', preset: 'public_chat' })))).map((r) => r.room_id));
-  }
-  sendRun = await drive(
-    roomsA,
-    async (room, i) => {
-      const r = await a.send({ roomId: room, sender: '@alice:a.test', type: 'm.room.message', content: { msgtype: 'm.text', body: `message ${i} ${'x'.repeat(200)}` } });
-      if (r.status !== 'accepted') throw new Error(`send ${r.status}`);
-    },
-    EVENTS,
-  );
+  const createRooms = async (n: number): Promise<string[]> => {
+    const rooms: string[] = [];
+    for (let i = 0; i < n; i += 100) {
+      rooms.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => a.createRoom({ creator: '@alice:a.test', roomVersion: '10', preset: 'public_chat' })))).map((r) => r.room_id));
+    }
+    return rooms;
+  };
+  const sendOne = async (room: string, i: number): Promise<void> => {
+    const r = await a.send({ roomId: room, sender: '@alice:a.test', type: 'm.room.message', content: { msgtype: 'm.text', body: `message ${i} ${'x'.repeat(200)}` } });
+    if (r.status !== 'accepted') throw new Error(`send ${r.status}`);
+  };
+  if (WARMUP_ROOMS > 0) await drive(await createRooms(WARMUP_ROOMS), sendOne, WARMUP_EVENTS);
+  const roomsA = await createRooms(ROOMS);
+  sendRun = await drive(roomsA, sendOne, EVENTS);
   await a.close();
   rmSync(dirA, { recursive: true, force: true });
   }
@@ -137,15 +154,19 @@ async function main(): Promise<void> {
   const dirB = tmp();
   const b = await RoomServer.open({ dataDir: dirB, serverName: 'b.test' });
   b.addServerKey('remote.test', key.keyId, key.publicKeyBase64);
-  const byRoom = new Map(built.map((r) => [r.roomId, r.events]));
-  inputRun = await drive(
-    [...byRoom.keys()],
-    async (room, i) => {
-      const r = await b.input([{ event: byRoom.get(room)![i]! }]);
-      if (r.results[0]!.status !== 'accepted') throw new Error(`input ${JSON.stringify(r.results[0])}`);
-    },
-    EVENTS,
-  );
+  const inputAll = async (rooms: Array<{ roomId: string; events: JsonObject[] }>, n: number) => {
+    const byRoom = new Map(rooms.map((r) => [r.roomId, r.events]));
+    return drive(
+      [...byRoom.keys()],
+      async (room, i) => {
+        const r = await b.input([{ event: byRoom.get(room)![i]! }]);
+        if (r.results[0]!.status !== 'accepted') throw new Error(`input ${JSON.stringify(r.results[0])}`);
+      },
+      n,
+    );
+  };
+  if (WARMUP_ROOMS > 0) await inputAll(Array.from({ length: WARMUP_ROOMS }, (_, i) => remoteRoom(key, WARMUP_EVENTS, 500_000 + i)), WARMUP_EVENTS);
+  inputRun = await inputAll(built, EVENTS);
   await b.close();
   rmSync(dirB, { recursive: true, force: true });
   }
