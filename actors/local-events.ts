@@ -9,7 +9,7 @@ import type { JsonObject, JsonValue } from '../src/matrix/json.js';
 import type { RoomVersion } from '../src/matrix/room-versions.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
 import { stateKey } from '../src/matrix/state-key.js';
-import { signEventWithBytes, prepareEventSigning, attachEventSignature } from '../src/matrix/signing.js';
+import { signEventWithBytes, prepareEventSigning, attachEventSignature, canonicalTextOfSigned } from '../src/matrix/signing.js';
 import type { CryptoPool } from './crypto-pool.js';
 import { computeEventId, eventIdFromReferenceHash, roomIdFromCreateEventId } from '../src/matrix/event-id.js';
 import { referenceHash, sha256 } from '../src/matrix/hashes.js';
@@ -63,11 +63,16 @@ export async function buildSignedAsync(
   serverName: string,
   key: SigningKey,
   pool: CryptoPool,
-): Promise<{ pdu: JsonObject; eventId: string; contentCanonical: string }> {
+): Promise<{ pdu: JsonObject; eventId: string; contentCanonical: string; canonicalText: string | undefined }> {
   const pdu = unsignedPdu(rv, a, serverName);
   const prepared = prepareEventSigning(pdu, rv);
   attachEventSignature(prepared.pdu, pdu.signatures, serverName, key.keyId, await pool.sign(key, prepared.signedBytes));
-  return { pdu: prepared.pdu, eventId: idFromSigned(rv, pdu, prepared.signedBytes), contentCanonical: prepared.contentCanonical };
+  return {
+    pdu: prepared.pdu,
+    eventId: idFromSigned(rv, pdu, prepared.signedBytes),
+    contentCanonical: prepared.contentCanonical,
+    canonicalText: canonicalTextOfSigned(prepared),
+  };
 }
 
 function idFromSigned(rv: RoomVersion, pdu: JsonObject, signedBytes: Uint8Array): string {
@@ -144,7 +149,7 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     rv.eventRefsWithHashes
       ? Promise.all(ids.map(async (id) => ({ id, json: (await room.events!.get(id))?.json })))
       : ids.map((id) => ({ id }));
-  const { pdu, eventId, contentCanonical } = await buildSignedAsync(
+  const { pdu, eventId, contentCanonical, canonicalText } = await buildSignedAsync(
     rv,
     {
       roomId: room.roomId,
@@ -161,7 +166,7 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     deps.crypto,
   );
   // validated like any event (a sender's content may be malformed or too large); the hashing already done is reused
-  return parsePdu(pdu, rv, { knownEventId: eventId, contentCanonical });
+  return parsePdu(pdu, rv, { knownEventId: eventId, contentCanonical, canonicalText });
 }
 
 /**

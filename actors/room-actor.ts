@@ -24,7 +24,7 @@ import type { KeyRing } from '../src/keyring.js';
 import type { PeerFetcher } from '../src/peers.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
 import type { PreparedCreate, PreparedInput, Reply, RoomMsg } from './messages.js';
-import { statusOf, type EventRecord, type RoomHead, type RoomStore, type Unit, type PendingOutput } from './room-store.js';
+import { statusOf, takeText, type EventRecord, type RoomHead, type RoomStore, type Unit, type PendingOutput } from './room-store.js';
 import { EventSource, type EventCache } from './event-source.js';
 import { RoomStateCalc, diffStates, ownEntry, type StateChanges } from './room-state.js';
 import { fetchGap, preparePeerEvents, type ParkedEvents, type ParkLimits } from './missing-prev.js';
@@ -438,7 +438,7 @@ export class RoomLogic {
 
   private async storeRejected(room: RoomHot, input: PreparedInput, reason: string, beforeSnap: number, unit: Unit = {}): Promise<InputResult> {
     const ev = input.event;
-    unit.event = { record: this.record(room, ev, { rejected: true, rejectReason: reason, beforeSnapshot: beforeSnap, outlier: input.kind === 'outlier' }), json: ev.json };
+    unit.event = { record: this.record(room, ev, { rejected: true, rejectReason: reason, beforeSnapshot: beforeSnap, outlier: input.kind === 'outlier' }), json: ev.json, text: takeText(ev) };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     if (input.txnId) unit.txn = { sender: ev.sender, txnId: input.txnId, eventId: ev.eventId, status: 'rejected' };
     if (!room.head && ev.type === 'm.room.create') {
@@ -451,7 +451,7 @@ export class RoomLogic {
 
   private async storeOutlier(room: RoomHot, input: PreparedInput): Promise<InputResult> {
     const ev = input.event;
-    const unit: Unit = { event: { record: this.record(room, ev, { outlier: true }), json: ev.json } };
+    const unit: Unit = { event: { record: this.record(room, ev, { outlier: true }), json: ev.json, text: takeText(ev) } };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     await this.applyPendingRedactions(room, ev, unit);
     await this.commitUnit(room, unit);
@@ -467,7 +467,7 @@ export class RoomLogic {
     const ev = input.event;
     const unit = s.unit;
     const rec = this.record(room, ev, { beforeSnapshot: s.beforeSnap, softFailed: s.softFailed });
-    unit.event = { record: rec, json: ev.json };
+    unit.event = { record: rec, json: ev.json, text: takeText(ev) };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     const isCreate = ev.type === 'm.room.create' && ev.stateKey === '';
     const own = ownEntry(rec);
@@ -649,6 +649,7 @@ export class RoomLogic {
       // the event is stored redacted from the start
       if (unit.event && unit.event.record.eventId === ev.eventId) {
         unit.event.json = redactedCopy(ev.json, room.rv!);
+        unit.event.text = undefined;
         unit.event.record.redacted = true;
       }
       (unit.extraOutputs ??= []).push({ type: 'redacted_event', room_id: room.roomId, redacted_event_id: ev.eventId, redaction_event_id: red.eventId, redaction_event: red.json });

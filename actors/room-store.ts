@@ -47,6 +47,15 @@ export function statusOf(r: EventRecord): InputStatus {
 export interface NewEvent {
   record: EventRecord;
   json: JsonObject;
+  /** The canonical JSON text of `json` when already computed (written as is); undefined: the store encodes `json`. */
+  text?: string | undefined;
+}
+
+/** Takes an event's canonical text for its commit unit, dropping it from the event (see MatrixEvent.text). */
+export function takeText(ev: { text?: string | undefined }): string | undefined {
+  const t = ev.text;
+  if (t !== undefined) ev.text = undefined;
+  return t;
 }
 
 type WithoutPos<T> = T extends unknown ? Omit<T, 'pos'> : never;

@@ -218,7 +218,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
         stateBeforeNid: r.beforeSnapshot,
       };
       if (r.rejectReason !== undefined) meta.rejectReason = r.rejectReason;
-      su.putEvent(eventNid, meta, ev.json);
+      su.putEvent(eventNid, meta, ev.text ?? ev.json);
     }
     if (unit.head) {
       const h = unit.head;

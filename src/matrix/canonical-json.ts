@@ -211,7 +211,7 @@ function findUnencodable(v: unknown, path: string): string | undefined {
   return undefined;
 }
 
-function loose(run: () => string, value: unknown): string {
+function loose<T>(run: () => T, value: unknown): T {
   try {
     return run();
   } catch (e) {
@@ -241,6 +241,100 @@ export function canonicalJsonBytes(value: JsonValue | object, strict = false): B
 export function canonicalJsonWithout(obj: JsonObject, omit: readonly string[]): string {
   const keys = Object.keys(obj).filter((k) => !omit.includes(k));
   return loose(() => encodeObjectLoose(obj, keys), obj);
+}
+
+/**
+ * Canonical JSON of an object with the offset of each top-level member, so
+ * that texts of the same object without some members (the content hash
+ * input) or with more members (hashes and signatures added after signing)
+ * are cut or spliced from it instead of encoded again.
+ */
+export interface CanonicalObjectText {
+  readonly text: string;
+  /** The top-level keys written, in order. */
+  readonly keys: readonly string[];
+  /** starts[i]: offset in `text` of member i (its quoted key). */
+  readonly starts: readonly number[];
+}
+
+/** Canonical JSON of an object with its members' offsets (lenient numbers, as canonicalJson). */
+export function canonicalObjectText(obj: JsonObject): CanonicalObjectText {
+  return loose(() => {
+    const keys = Object.keys(obj);
+    const n = keys.length;
+    if (n > 1) {
+      let astral = false;
+      let ordered = true;
+      for (let i = 0; i < n; i++) {
+        if (keyInfo(keys[i]!).astral) {
+          astral = true;
+          break;
+        }
+        if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
+      }
+      if (astral) keys.sort(compareCodePoints);
+      else if (!ordered) keys.sort();
+    }
+    const written: string[] = [];
+    const starts: number[] = [];
+    let s = '{';
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      const val = obj[k];
+      if (val === undefined) continue;
+      if (s.length > 1) s += ',';
+      written.push(k);
+      starts.push(s.length);
+      s += keyInfo(k).prefix + encodeLoose(val);
+    }
+    return { text: s + '}', keys: written, starts };
+  }, obj);
+}
+
+/** End offset (exclusive) of member i of a CanonicalObjectText. */
+function memberEnd(t: CanonicalObjectText, i: number): number {
+  return i + 1 < t.starts.length ? t.starts[i + 1]! - 1 : t.text.length - 1;
+}
+
+/** The canonical JSON of the same object without the members named in `omit` (same text as canonicalJsonWithout). */
+export function withoutMembers(t: CanonicalObjectText, omit: readonly string[]): string {
+  let out = '{';
+  let runStart = -1;
+  let runEnd = -1;
+  for (let i = 0; i < t.keys.length; i++) {
+    if (omit.includes(t.keys[i]!)) {
+      if (runStart >= 0) {
+        out += (out.length > 1 ? ',' : '') + t.text.slice(runStart, runEnd);
+        runStart = -1;
+      }
+      continue;
+    }
+    if (runStart < 0) runStart = t.starts[i]!;
+    runEnd = memberEnd(t, i);
+  }
+  if (runStart >= 0) out += (out.length > 1 ? ',' : '') + t.text.slice(runStart, runEnd);
+  return out + '}';
+}
+
+/**
+ * The canonical JSON of the same object with members added: `add` maps
+ * keys the object does not have to their values (encoded here). Same text
+ * as canonicalJson of the object with those keys set.
+ */
+export function withMembers(t: CanonicalObjectText, add: Readonly<Record<string, JsonValue>>): string {
+  const extra = Object.keys(add).filter((k) => add[k] !== undefined);
+  for (const k of extra) {
+    if (t.keys.includes(k)) throw new Error(`withMembers: ${k} is already a member`);
+  }
+  const merged = [...t.keys, ...extra];
+  if (merged.some((k) => keyInfo(k).astral)) merged.sort(compareCodePoints);
+  else merged.sort();
+  const parts: string[] = [];
+  for (const k of merged) {
+    const i = t.keys.indexOf(k);
+    parts.push(i >= 0 ? t.text.slice(t.starts[i]!, memberEnd(t, i)) : keyInfo(k).prefix + loose(() => encodeLoose(add[k]), add[k]));
+  }
+  return '{' + parts.join(',') + '}';
 }
 
 /**

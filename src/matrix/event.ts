@@ -28,6 +28,13 @@ export interface MatrixEvent {
   readonly roomVersion: RoomVersion;
   /** The event JSON as received (may include `unsigned`). */
   readonly json: JsonObject;
+  /**
+   * The canonical JSON text of `json`, when checking the event computed it
+   * (the content hash input is cut from it). The room actor hands it to the
+   * store with the event, which writes it instead of encoding `json` again,
+   * and drops it here (a cached event does not keep a second copy).
+   */
+  text?: string | undefined;
 }
 
 export function isStateEvent(e: { stateKey: string | undefined }): boolean {

@@ -25,7 +25,8 @@ export function sha256(data: string | Uint8Array): Buffer {
 export function contentHashCanonicalJson(pdu: JsonObject): string {
   return canonicalJsonWithout(pdu, CONTENT_HASH_OMITS);
 }
-const CONTENT_HASH_OMITS = ['unsigned', 'signatures', 'hashes'];
+/** The top-level keys the content hash leaves out. */
+export const CONTENT_HASH_OMITS: readonly string[] = ['unsigned', 'signatures', 'hashes'];
 
 /** The content hash as raw bytes. */
 export function contentHashBytes(pdu: JsonObject): Buffer {

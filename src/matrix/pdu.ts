@@ -34,8 +34,8 @@ import type { JsonObject, JsonValue } from './json.js';
 import { isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
 import type { MatrixEvent } from './event.js';
-import { canonicalJson, CanonicalJsonError, findNonCanonicalNumber, MAX_SAFE } from './canonical-json.js';
-import { contentHashCanonicalJson, sha256 } from './hashes.js';
+import { canonicalJson, CanonicalJsonError, canonicalObjectText, findNonCanonicalNumber, MAX_SAFE, withoutMembers } from './canonical-json.js';
+import { CONTENT_HASH_OMITS, sha256 } from './hashes.js';
 import { redactedCanonicalJson } from './redaction.js';
 import { eventIdFromReferenceHash, roomIdFromCreateEventId } from './event-id.js';
 import { eventIdProblem, exceedsBytes, isHashEventId, roomIdProblem, userIdProblem } from './ids.js';
@@ -81,6 +81,8 @@ export interface ParsePduOptions {
    * reuses it instead of encoding the event again.
    */
   contentCanonical?: string;
+  /** The canonical JSON of this very value when the caller computed it (with contentCanonical). */
+  canonicalText?: string;
 }
 
 /** A parsed event plus the canonical texts computed on the way, for the check pipeline. */
@@ -191,7 +193,7 @@ function withCanonicalErrors<T>(f: () => T): T {
  * Builds the MatrixEvent of JSON whose fields have been validated.
  * `json` is kept by reference.
  */
-function buildEvent(json: JsonObject, rv: RoomVersion, eventId: string, prevEvents: string[], authEvents: string[]): MatrixEvent {
+function buildEvent(json: JsonObject, rv: RoomVersion, eventId: string, prevEvents: string[], authEvents: string[], text?: string): MatrixEvent {
   const type = json.type as string;
   const content = isJsonObject(json.content) ? json.content : {};
   let redacts: string | undefined;
@@ -215,6 +217,7 @@ function buildEvent(json: JsonObject, rv: RoomVersion, eventId: string, prevEven
     redacts,
     roomVersion: rv,
     json,
+    text,
   };
 }
 
@@ -331,18 +334,28 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
   }
 
   // size
+  // size, and the canonical texts: the whole event (what is stored) and without hashes, signatures and
+  // unsigned (the content hash input), the second cut from the first
   let contentCanonical: string | undefined;
+  let text: string | undefined;
   if (!opts.skipSizeCheck) {
-    const c = opts.contentCanonical ?? withCanonicalErrors(() => contentHashCanonicalJson(json));
+    let c = opts.contentCanonical;
+    if (c === undefined) {
+      const whole = withCanonicalErrors(() => canonicalObjectText(json));
+      text = whole.text;
+      c = withoutMembers(whole, CONTENT_HASH_OMITS);
+    } else {
+      text = opts.canonicalText;
+    }
     contentCanonical = c;
     const knownSmall = strict && opts.scan !== undefined && opts.sourceBytes !== undefined && opts.sourceBytes <= MAX_PDU_BYTES;
     if (!knownSmall) {
-      const size = withCanonicalErrors(() => canonicalSize(json, c));
+      const size = text !== undefined ? Buffer.byteLength(text, 'utf8') : withCanonicalErrors(() => canonicalSize(json, c));
       if (size > MAX_PDU_BYTES) throw new PduError('pdu_too_large', `PDU is ${size} bytes of canonical JSON, more than ${MAX_PDU_BYTES}`);
     }
   }
 
-  return { event: buildEvent(json, rv, eventId, prevEvents, authEvents), contentCanonical, redactedBytes };
+  return { event: buildEvent(json, rv, eventId, prevEvents, authEvents, text), contentCanonical, redactedBytes };
 }
 
 /**

@@ -11,10 +11,10 @@
 import type { JsonObject, JsonValue } from './json.js';
 import { copyWith, isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, canonicalObjectText, withMembers, withoutMembers, type CanonicalObjectText } from './canonical-json.js';
 import { encodeBase64 } from './base64.js';
 import { signBytes, verifyBytes, type SigningKey } from './ed25519.js';
-import { contentHashCanonicalJson, sha256 } from './hashes.js';
+import { CONTENT_HASH_OMITS, sha256 } from './hashes.js';
 import { redactedCanonicalJson } from './redaction.js';
 import { serverNameOf } from './ids.js';
 
@@ -102,11 +102,29 @@ export function signEventWithBytes(pdu: JsonObject, serverName: string, key: Sig
  * sign, and the content-hash canonical JSON it computed (still that of the
  * copy: `hashes` and `signatures` are not part of it). For callers that
  * sign elsewhere (a worker thread), then call attachEventSignature.
+ * `content` is the canonical text of `pdu` with its members' offsets when
+ * `pdu` has none of the keys the content hash leaves out (an event built
+ * here): canonicalTextOfSigned splices the signed event's text from it.
  */
-export function prepareEventSigning(pdu: JsonObject, rv: RoomVersion): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string } {
-  const contentCanonical = contentHashCanonicalJson(pdu);
+export function prepareEventSigning(
+  pdu: JsonObject,
+  rv: RoomVersion,
+): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string; content: CanonicalObjectText | undefined } {
+  const whole = canonicalObjectText(pdu);
+  const bare = !whole.keys.some((k) => CONTENT_HASH_OMITS.includes(k));
+  const contentCanonical = bare ? whole.text : withoutMembers(whole, CONTENT_HASH_OMITS);
   const out: JsonObject = copyWith(pdu, 'hashes', { sha256: encodeBase64(sha256(contentCanonical)) });
-  return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8'), contentCanonical };
+  return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8'), contentCanonical, content: bare ? whole : undefined };
+}
+
+/**
+ * The canonical JSON text of a prepared and signed event, spliced from the
+ * text prepareEventSigning encoded (undefined when it had none).
+ */
+export function canonicalTextOfSigned(prepared: { pdu: JsonObject; content: CanonicalObjectText | undefined }): string | undefined {
+  const c = prepared.content;
+  if (c === undefined) return undefined;
+  return withMembers(c, { hashes: prepared.pdu.hashes!, signatures: prepared.pdu.signatures! });
 }
 
 /** The second half: adds the signature (raw bytes) to the prepared copy, keeping earlier signatures. */
