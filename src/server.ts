@@ -255,24 +255,26 @@ export class RoomServer implements RoomServerApi {
   }
 
   private byteSize(p: PreparedInput): number {
-    return 512 + (p.event.content ? JSON.stringify(p.event.content).length : 0);
+    // the canonical text checking computed, when there is one (no second encoding of the content)
+    const text = p.event.text;
+    return 512 + (text !== undefined ? text.length : p.event.content ? JSON.stringify(p.event.content).length : 0);
   }
 
-  private async runSync(p: PreparedInput): Promise<InputResult> {
+  private runSync(p: PreparedInput): Promise<InputResult> {
     const id = p.event.eventId;
     const dup = this.pending.get(id);
     if (dup) return dup.promise;
     const bytes = this.byteSize(p);
-    const promise = (async () => {
-      await this.admission.acquire(p.event.roomId, bytes, this.deadlineMs);
+    const room = p.event.roomId;
+    const run = (): Promise<InputResult> => {
       inFlightInputs.inc();
-      try {
-        return await this.dispatchInput(p);
-      } finally {
+      return this.dispatchInput(p).finally(() => {
         inFlightInputs.dec();
-        this.admission.release(p.event.roomId, bytes);
-      }
-    })();
+        this.admission.release(room, bytes);
+      });
+    };
+    // Admitted at once in the common case: no promise and no async frame wait on admission then.
+    const promise = this.admission.tryAcquire(room, bytes) ? run() : this.admission.acquire(room, bytes, this.deadlineMs).then(run);
     return this.trackPending(id, promise);
   }
 
