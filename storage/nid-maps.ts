@@ -200,12 +200,23 @@ export class NidMaps {
     return sp.preNid.get(nid) ?? sp.pendNid.get(nid)?.str ?? sp.byNid.get(nid);
   }
 
+  /**
+   * The NID of a string held in memory. Only strings that passed
+   * checkString are ever held, so a hit needs no check (the regular
+   * expression is the dearest part of a hit); a miss is checked before it
+   * reads or allocates.
+   */
+  private known(sp: Namespace, s: string): number | undefined {
+    if (typeof s !== 'string') return undefined;
+    return sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+  }
+
   /** The NID of a string, or undefined when it has none (never allocates). */
   async lookup(ns: Ns, s: string): Promise<number | undefined> {
-    checkString(ns, s);
     const sp = this.space(ns);
-    const known = sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+    const known = this.known(sp, s);
     if (known !== undefined) return known;
+    checkString(ns, s);
     const allocating = sp.allocating.get(s);
     if (allocating !== undefined) return allocating;
     if (this.surelyAbsent(sp, s)) return undefined;
@@ -226,10 +237,10 @@ export class NidMaps {
 
   /** The NID of a string, allocating one (pending until a unit using it commits) when unknown. */
   nid(ns: Ns, s: string): Promise<number> | number {
-    checkString(ns, s);
     const sp = this.space(ns);
-    const known = sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+    const known = this.known(sp, s);
     if (known !== undefined) return known;
+    checkString(ns, s);
     if (sp.absent.has(s)) return this.allocate(sp, s, str2NidKey(sp.ns, s));
     let p = sp.allocating.get(s);
     if (p === undefined && this.surelyAbsent(sp, s)) return this.allocate(sp, s, str2NidKey(sp.ns, s));
