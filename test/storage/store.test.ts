@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { Ns, Store, TYPE_MEMBER, TYPE_REDACTION } from '../../storage/index.js';
-import { nid2Key, nidKey, str2NidKey, T_BLOCK, T_NID2STR, T_OUTPUT, T_OUTPUT_BY_ROOM, u64Value } from '../../storage/keys.js';
+import { nid2Key, nidKey, str2NidKey, T_BLOCK, T_EVENT_META, T_NID2STR, T_OUTPUT, T_OUTPUT_BY_ROOM, u64Value } from '../../storage/keys.js';
 import { meta, rejectsWith, tempDir, withStore } from './helpers.js';
 
 async function setupRoom(store: Store, roomId: string): Promise<number> {
@@ -232,19 +232,53 @@ test('close() writes units that were submitted but not awaited; fsync mode works
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('the committer reuses its native batches, and a reused batch carries nothing of its last write', async () => {
+  await withStore('reuse', async (store) => {
+    const roomNid = await setupRoom(store, '!reuse:x');
+    const db = store.db as unknown as { batch: () => unknown };
+    const realBatch = db.batch.bind(store.db);
+    let made = 0;
+    db.batch = () => {
+      made++;
+      return realBatch();
+    };
+    const first = store.unit();
+    const e1 = await first.nid(Ns.EVENT, '$first');
+    first.putEvent(e1, meta(roomNid, TYPE_MEMBER), { n: 1 });
+    await store.commit(first);
+    // removed behind the committer's back: if the next write replayed the first one, it would come back
+    await store.db.del(nidKey(T_EVENT_META, e1));
+    assert.is(await store.db.get(nidKey(T_EVENT_META, e1)), undefined);
+    for (let i = 0; i < 40; i++) {
+      const u = store.unit();
+      const e = await u.nid(Ns.EVENT, `$later${i}`);
+      u.putEvent(e, meta(roomNid, TYPE_MEMBER), { n: i });
+      u.appendOutput(roomNid, i);
+      await store.commit(u);
+    }
+    assert.is(await store.db.get(nidKey(T_EVENT_META, e1)), undefined, 'the first unit was not written again');
+    assert.ok(made <= 2, `41 commits made ${made} native batches`);
+    const later = await store.lookupNid(Ns.EVENT, '$later39');
+    assert.ok(later && (await store.getEventMeta(later)), 'later units are stored');
+  });
+});
+
 test('a failed write rejects its units and every later commit; nothing of it becomes visible', async () => {
   const dir = tempDir('failed');
   let store = await Store.open(dir);
   const roomNid = await setupRoom(store, '!f:x');
-  const db = store.db as unknown as { batch: () => { write: () => Promise<void> } };
-  const realBatch = db.batch.bind(store.db);
-  db.batch = () => {
-    const b = realBatch();
-    b.write = async () => {
-      throw new Error('disk full');
-    };
-    return b;
+  // Every chained batch's write fails, the public one and the native one the committer uses (batches
+  // already made and kept for reuse included).
+  const probe = store.db.batch();
+  const proto = Object.getPrototypeOf(probe) as Record<string, unknown>;
+  await probe.close();
+  const own = (k: string) => Object.prototype.hasOwnProperty.call(proto, k);
+  const saved = { write: own('write') ? proto.write : undefined, _write: own('_write') ? proto._write : undefined };
+  const fail = async (): Promise<void> => {
+    throw new Error('disk full');
   };
+  proto.write = fail;
+  proto._write = fail;
   const u = store.unit();
   const e = await u.nid(Ns.EVENT, '$lost');
   u.putEvent(e, meta(roomNid, TYPE_MEMBER), {});
@@ -254,6 +288,10 @@ test('a failed write rejects its units and every later commit; nothing of it bec
   u2.appendOutput(roomNid, 'after');
   await rejectsWith(store.commit(u2), 'storage_write_failed');
   assert.is(store.outputHead(), 0);
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete proto[k];
+    else proto[k] = v;
+  }
   await store.close();
   store = await Store.open(dir);
   assert.is(await store.lookupNid(Ns.EVENT, '$lost'), undefined);
