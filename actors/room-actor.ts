@@ -525,7 +525,7 @@ export class RoomLogic {
       }
       newHead = { ...head, extremities, currentSnapshot: snap, depth: Math.max(head.depth, ev.depth) };
       output = this.newRoomEventOutput(room, ev, adds, removes, extremities, rewrites, input.txnId);
-      unit.memberChanges = await this.memberChanges(room, changes);
+      unit.memberChanges = await this.memberChanges(room, changes, ev);
       if (!newCurrent) inPlace = changes;
     } else if (input.kind === 'new' && !s.softFailed && !room.head && s.before.has(stateKey('m.room.create', ''))) {
       // The first event we hold of a room we join: given with the state
@@ -537,7 +537,7 @@ export class RoomLogic {
       newHead = { roomId: room.roomId, roomVersion: room.rv!.id, createEventId: s.before.get(stateKey('m.room.create', ''))!, extremities: [ev.eventId], currentSnapshot: snap, depth: ev.depth };
       newCurrent = after;
       output = this.newRoomEventOutput(room, ev, [...after.values()], [], newHead.extremities, false, input.txnId);
-      unit.memberChanges = await this.memberChanges(room, [...after.entries()]);
+      unit.memberChanges = await this.memberChanges(room, [...after.entries()], ev);
     } else if (input.kind === 'old' && room.head) {
       output = { type: 'old_room_event', room_id: room.roomId, event_id: ev.eventId, event: ev.json };
     }
@@ -605,7 +605,13 @@ export class RoomLogic {
     return o;
   }
 
-  private async memberChanges(room: RoomHot, changes: StateChanges): Promise<Array<{ userId: string; membership: string; eventId: string }>> {
+  /**
+   * The membership index entries of a state change. `ev` is the event being
+   * committed: it is not stored yet (nor cached, on the usual path), so it
+   * is taken as is rather than looked up (a look-up would find nothing and
+   * record the member as having left).
+   */
+  private async memberChanges(room: RoomHot, changes: StateChanges, ev: MatrixEvent): Promise<Array<{ userId: string; membership: string; eventId: string }>> {
     const out: Array<{ userId: string; membership: string; eventId: string }> = [];
     for (const [k, id] of changes) {
       if (!k.startsWith('m.room.member\u0000')) continue;
@@ -614,7 +620,7 @@ export class RoomLogic {
         out.push({ userId, membership: 'leave', eventId: '' });
         continue;
       }
-      const e = await room.events!.get(id);
+      const e = id === ev.eventId ? ev : await room.events!.get(id);
       const m = e?.content.membership;
       out.push({ userId, membership: typeof m === 'string' ? m : 'leave', eventId: id });
     }

@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { openServer, buildEvent, cleanup, collect, introduce } from '../helpers/servers.js';
 import type { RoomServer } from '../../src/server.js';
 import type { NewRoomEventOutput } from '../../src/api.js';
+import type { Store } from '../../storage/store.js';
+import { Ns } from '../../storage/nids.js';
 
 const A = '@alice:a.test';
 const B = '@bob:a.test';
@@ -371,6 +373,33 @@ test('bad input changes nothing: malformed PDUs, unknown rooms, bad kinds', asyn
   assert.is(rs.outputHead(), head);
   assert.equal((await rs.query.event([good.id])).missing, [good.id], 'the good event in a refused batch was not stored');
   await rs.close();
+});
+
+test('the membership index follows member events: joins, a profile change, a leave, a remote join', async () => {
+  const a = await openServer('a.test');
+  const b = await openServer('b.test');
+  introduce(a, b);
+  const room = await publicRoom(a, '10');
+  const members = async () => {
+    const store = (a as unknown as { adapter: { store: Store } }).adapter.store;
+    const roomNid = await store.lookupNid(Ns.ROOM, room);
+    const ms = await store.getMembers(roomNid!);
+    const ids = await store.strs(Ns.EVENT, ms.map((m) => m.eventNid));
+    return Object.fromEntries(ms.map((m, i) => [m.userId, [m.membership, ids[i]]]));
+  };
+  const bobJoin = await a.send({ roomId: room, sender: B, type: 'm.room.member', stateKey: B, content: { membership: 'join' } });
+  const aliceName = await a.send({ roomId: room, sender: A, type: 'm.room.member', stateKey: A, content: { membership: 'join', displayname: 'Alice' } });
+  assert.equal(await members(), { [A]: ['join', aliceName.event_id], [B]: ['join', bobJoin.event_id] });
+  const bobLeave = await a.send({ roomId: room, sender: B, type: 'm.room.member', stateKey: B, content: { membership: 'leave' } });
+  const latest = (await a.query.latest(room)).latest_event_ids;
+  const carol = '@carol:b.test';
+  // a join from b.test, built on a's view of the room and signed by b
+  const asB = { query: a.query, serverName: b.serverName, signingKey: b.signingKey } as unknown as RoomServer;
+  const remote = await buildEvent(asB, room, { sender: carol, type: 'm.room.member', stateKey: carol, content: { membership: 'join' }, prevEvents: latest });
+  assert.is((await a.input([{ event: remote.pdu }])).results[0]!.status, 'accepted');
+  assert.equal(await members(), { [A]: ['join', aliceName.event_id], [B]: ['leave', bobLeave.event_id], [carol]: ['join', remote.id] });
+  await a.close();
+  await b.close();
 });
 
 test.after(() => cleanup());
