@@ -13,7 +13,7 @@
  *
  * Blocks are deduplicated by a 128-bit content hash (SHA-256 truncated). Pure.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { RoomServerError } from '../src/errors.js';
 import { splitStateKeyNum, stateKeyNum, type StateKeyNum } from './nids.js';
 import { ByteReader, ByteWriter, unzigzag, zigzag } from './varint.js';
@@ -94,7 +94,7 @@ function corruptBlock(): RoomServerError {
 
 /** 16-byte content hash. */
 export function contentHash(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest().subarray(0, 16);
+  return hash('sha256', bytes, 'buffer').subarray(0, 16);
 }
 
 /** A block from unsorted changes; a later change to the same key wins. */
