@@ -285,9 +285,14 @@ export class GroupCommitter {
       await ob.batch.close().catch(() => {});
       return;
     }
-    if (ob.native && ob.bytes <= REUSE_MAX_BYTES && this.idleBatches.length < REUSE_POOL) {
-      (ob.batch as unknown as Required<RawBatch>)._clear();
-      this.idleBatches.push(ob.batch);
+    if (ob.native) {
+      if (ob.bytes <= REUSE_MAX_BYTES && this.idleBatches.length < REUSE_POOL) {
+        (ob.batch as unknown as Required<RawBatch>)._clear();
+        this.idleBatches.push(ob.batch);
+      } else {
+        // not kept: close it, so the database lets go of it (a natively written batch is still open)
+        void ob.batch.close().catch(() => {});
+      }
     }
     for (const it of ob.items) {
       it.state = DURABLE;

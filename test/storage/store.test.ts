@@ -263,6 +263,38 @@ test('the committer reuses its native batches, and a reused batch carries nothin
   });
 });
 
+test('a native batch too large to keep for reuse is closed once written (the database lets go of it)', async () => {
+  await withStore('bigbatch', async (store) => {
+    const roomNid = await setupRoom(store, '!big:x');
+    const probe = store.db.batch();
+    const proto = Object.getPrototypeOf(probe) as Record<string, unknown>;
+    await probe.close();
+    const ownClose = Object.prototype.hasOwnProperty.call(proto, 'close');
+    const realClose = proto.close as (this: unknown) => Promise<void>;
+    let closed = 0;
+    proto.close = function (this: unknown) {
+      closed++;
+      return realClose.call(this);
+    };
+    try {
+      const u = store.unit();
+      const e = await u.nid(Ns.EVENT, '$big');
+      u.putEvent(e, meta(roomNid, TYPE_MEMBER), JSON.stringify({ blob: 'x'.repeat(17 * 1024 * 1024) }));
+      await store.commit(u);
+      assert.is(closed, 1, 'the 17 MB batch was closed');
+      const small = store.unit();
+      const e2 = await small.nid(Ns.EVENT, '$small');
+      small.putEvent(e2, meta(roomNid, TYPE_MEMBER), { n: 1 });
+      await store.commit(small);
+      assert.is(closed, 1, 'a small batch is kept for reuse, not closed');
+    } finally {
+      if (ownClose) proto.close = realClose;
+      else delete proto.close;
+    }
+    assert.ok((await store.getEventJsonBytes((await store.lookupNid(Ns.EVENT, '$big'))!))!.length > 17 * 1024 * 1024);
+  });
+});
+
 test('a failed write rejects its units and every later commit; nothing of it becomes visible', async () => {
   const dir = tempDir('failed');
   let store = await Store.open(dir);
