@@ -162,23 +162,28 @@ function encodeLoose(v: unknown): string {
   }
 }
 
+/** Sorts an object's keys into canonical order, in place. */
+function sortKeysLoose(keys: string[]): void {
+  const n = keys.length;
+  if (n < 2) return;
+  // Keys often come in order already (events built canonically): then
+  // there is nothing to sort, and sort() would still allocate.
+  let astral = false;
+  let ordered = true;
+  for (let i = 0; i < n; i++) {
+    if (keyInfo(keys[i]!).astral) {
+      astral = true;
+      break;
+    }
+    if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
+  }
+  if (astral) keys.sort(compareCodePoints);
+  else if (!ordered) keys.sort();
+}
+
 function encodeObjectLoose(o: Record<string, unknown>, keys: string[]): string {
   const n = keys.length;
-  if (n > 1) {
-    // Keys often come in order already (events built canonically): then
-    // there is nothing to sort, and sort() would still allocate.
-    let astral = false;
-    let ordered = true;
-    for (let i = 0; i < n; i++) {
-      if (keyInfo(keys[i]!).astral) {
-        astral = true;
-        break;
-      }
-      if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
-    }
-    if (astral) keys.sort(compareCodePoints);
-    else if (!ordered) keys.sort();
-  }
+  sortKeysLoose(keys);
   let s = '{';
   for (let i = 0; i < n; i++) {
     const k = keys[i]!;
@@ -262,19 +267,7 @@ export function canonicalObjectText(obj: JsonObject): CanonicalObjectText {
   return loose(() => {
     const keys = Object.keys(obj);
     const n = keys.length;
-    if (n > 1) {
-      let astral = false;
-      let ordered = true;
-      for (let i = 0; i < n; i++) {
-        if (keyInfo(keys[i]!).astral) {
-          astral = true;
-          break;
-        }
-        if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
-      }
-      if (astral) keys.sort(compareCodePoints);
-      else if (!ordered) keys.sort();
-    }
+    sortKeysLoose(keys);
     const written: string[] = [];
     const starts: number[] = [];
     let s = '{';

@@ -333,7 +333,6 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
     eventId = eventIdFromReferenceHash(sha256(redactedBytes), rv);
   }
 
-  // size
   // size, and the canonical texts: the whole event (what is stored) and without hashes, signatures and
   // unsigned (the content hash input), the second cut from the first
   let contentCanonical: string | undefined;
