@@ -190,8 +190,7 @@ export class NidMaps {
 
   /** The NID if known in memory (preassigned, cached or pending); never reads the DB. */
   peek(ns: Ns, s: string): number | undefined {
-    const sp = this.space(ns);
-    return sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+    return this.known(this.space(ns), s);
   }
 
   /** The string if known in memory; never reads the DB. */

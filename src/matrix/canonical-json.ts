@@ -181,7 +181,11 @@ function sortKeysLoose(keys: string[]): void {
   else if (!ordered) keys.sort();
 }
 
-function encodeObjectLoose(o: Record<string, unknown>, keys: string[]): string {
+/**
+ * `members`, when given, receives each written top-level key and the offset
+ * of its member in the returned text (see canonicalObjectText).
+ */
+function encodeObjectLoose(o: Record<string, unknown>, keys: string[], members?: { keys: string[]; starts: number[] }): string {
   const n = keys.length;
   sortKeysLoose(keys);
   let s = '{';
@@ -190,6 +194,10 @@ function encodeObjectLoose(o: Record<string, unknown>, keys: string[]): string {
     const val = o[k];
     if (val === undefined) continue;
     if (s.length > 1) s += ',';
+    if (members !== undefined) {
+      members.keys.push(k);
+      members.starts.push(s.length);
+    }
     s += keyInfo(k).prefix + encodeLoose(val);
   }
   return s + '}';
@@ -264,24 +272,9 @@ export interface CanonicalObjectText {
 
 /** Canonical JSON of an object with its members' offsets (lenient numbers, as canonicalJson). */
 export function canonicalObjectText(obj: JsonObject): CanonicalObjectText {
-  return loose(() => {
-    const keys = Object.keys(obj);
-    const n = keys.length;
-    sortKeysLoose(keys);
-    const written: string[] = [];
-    const starts: number[] = [];
-    let s = '{';
-    for (let i = 0; i < n; i++) {
-      const k = keys[i]!;
-      const val = obj[k];
-      if (val === undefined) continue;
-      if (s.length > 1) s += ',';
-      written.push(k);
-      starts.push(s.length);
-      s += keyInfo(k).prefix + encodeLoose(val);
-    }
-    return { text: s + '}', keys: written, starts };
-  }, obj);
+  const members = { keys: [] as string[], starts: [] as number[] };
+  const text = loose(() => encodeObjectLoose(obj, Object.keys(obj), members), obj);
+  return { text, keys: members.keys, starts: members.starts };
 }
 
 /** End offset (exclusive) of member i of a CanonicalObjectText. */
