@@ -82,6 +82,7 @@ import { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import { BatchGetter } from './batch-get.js';
+import { KeyFilter } from './key-filter.js';
 import { GroupCommitter, type CommitResult, type CommitStats } from './group-commit.js';
 import { checkIntegrity, type IntegrityReport } from './integrity.js';
 import {
@@ -240,6 +241,8 @@ export class Store {
     private readonly snaps: Snapshots,
     private readonly committer: GroupCommitter,
     readonly options: Readonly<Required<Pick<StoreOptions, 'fsync' | 'groupCommit'>>>,
+    /** Every stored txn key: a new txn_id (every send has one) is known to be unused without a read. */
+    private readonly txns: KeyFilter,
   ) {}
 
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
@@ -255,6 +258,7 @@ export class Store {
       throw new RoomServerError('M_UNKNOWN', `cannot open the database at ${dir}: ${String((err as Error)?.message ?? err)}`, 'storage_open_failed');
     }
     let maps: NidMaps | undefined;
+    let txns: KeyFilter | undefined;
     try {
       const schema = await db.get(SCHEMA_KEY);
       if (schema === undefined) {
@@ -278,10 +282,11 @@ export class Store {
         maxGroupUnits: opts.maxGroupUnits ?? 4096,
         eagerUnits: opts.eagerGroupUnits ?? 256,
       }, head);
+      txns = new KeyFilter(db, T_TXN);
       const store = new Store(db, getter, maps, snaps, committer, {
         fsync: opts.fsync ?? false,
         groupCommit: opts.groupCommit ?? true,
-      });
+      }, txns);
       const mark = await db.get(JOURNAL_NEXT_KEY);
       if (mark !== undefined) store.journalNext = readU64(mark, 0);
       for await (const k of db.keys({ ...prefixRange(Buffer.from([T_JOURNAL])), reverse: true, limit: 1 })) {
@@ -290,6 +295,7 @@ export class Store {
       return store;
     } catch (err) {
       await maps?.stopFilterScan();
+      await txns?.stop();
       await db.close().catch(() => {});
       throw err;
     }
@@ -307,6 +313,7 @@ export class Store {
     await this.committer.idle();
     while (this.journalWriting) await new Promise((r) => setTimeout(r, 1));
     await this.maps.stopFilterScan();
+    await this.txns.stop();
     await this.db.close();
   }
 
@@ -569,7 +576,9 @@ export class Store {
   // ------------------------------------------------------------------ txn ids
 
   async getTxn(sender: string, txnId: string): Promise<TxnRecord | undefined> {
-    const v = await this.getter.get(str2Key(T_TXN, sender, txnId));
+    const key = str2Key(T_TXN, sender, txnId);
+    if (this.txns.absent(key)) return undefined;
+    const v = await this.getter.get(key);
     return v === undefined ? undefined : decodeTxn(v);
   }
 
@@ -626,7 +635,7 @@ export class Store {
   /** A new, empty commit unit. */
   unit(): CommitUnit {
     this.live();
-    return new CommitUnit(this.maps);
+    return new CommitUnit(this.maps, this.txns);
   }
 
   /**

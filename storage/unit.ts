@@ -23,6 +23,7 @@ import {
   T_REDACTION,
   T_TXN,
 } from './keys.js';
+import type { KeyFilter } from './key-filter.js';
 import type { NidMaps } from './nid-maps.js';
 import { Ns } from './nids.js';
 import { PENDING, type PendingItem } from './pending.js';
@@ -66,7 +67,11 @@ export class CommitUnit {
   snapshotRefs: number[] | undefined;
   private submitted = false;
 
-  constructor(private readonly maps: NidMaps) {}
+  constructor(
+    private readonly maps: NidMaps,
+    /** the store's filter of txn keys (every key put is added to it) */
+    private readonly txns?: KeyFilter,
+  ) {}
 
   private open(): void {
     if (this.submitted) {
@@ -264,7 +269,10 @@ export class CommitUnit {
     if (typeof sender !== 'string' || typeof txnId !== 'string' || typeof rec.eventId !== 'string' || typeof rec.status !== 'string') {
       throw new RoomServerError('M_INVALID_PARAM', 'bad txn record', 'storage_bad_txn');
     }
-    this.put(str2Key(T_TXN, sender, txnId), encodeTxn(rec));
+    const key = str2Key(T_TXN, sender, txnId);
+    const value = encodeTxn(rec);
+    this.txns?.add(key);
+    this.put(key, value);
   }
 
   /** Indexes a redaction by its target (the target may not be known yet). */

@@ -2,8 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { Ns, Store, TYPE_MEMBER, TYPE_REDACTION } from '../../storage/index.js';
-import { nid2Key, nidKey, str2NidKey, T_BLOCK, T_EVENT_META, T_NID2STR, T_OUTPUT, T_OUTPUT_BY_ROOM, u64Value } from '../../storage/keys.js';
-import { meta, rejectsWith, tempDir, withStore } from './helpers.js';
+import { nid2Key, nidKey, str2NidKey, T_BLOCK, T_EVENT_META, T_NID2STR, T_OUTPUT, T_OUTPUT_BY_ROOM, T_TXN, u64Value } from '../../storage/keys.js';
+import { countReads, meta, rejectsWith, tempDir, withStore } from './helpers.js';
+import type { KeyFilter } from '../../storage/key-filter.js';
 
 async function setupRoom(store: Store, roomId: string): Promise<number> {
   const u = store.unit();
@@ -364,6 +365,31 @@ test('the integrity check finds broken references, mapping conflicts and output 
     assert.match(text, `NID ${e} names two strings`);
     assert.match(text, `has no matching string -> NID entry`);
   });
+});
+
+test('txn IDs: a new one is known unused without a read once the stored keys are scanned; stored ones are still found, across reopen', async () => {
+  const dir = tempDir('txn-filter');
+  let store = await Store.open(dir);
+  const u = store.unit();
+  for (let i = 0; i < 200; i++) u.putTxn('@bob:x', `stored-${i}`, { eventId: `$e${i}`, status: 'accepted' });
+  await store.commit(u);
+  await store.close();
+  store = await Store.open(dir);
+  await (store as unknown as { txns: KeyFilter }).txns.scanned;
+  const reads = countReads(store, (k) => k[0] === T_TXN);
+  assert.is(await store.getTxn('@bob:x', 'never-used'), undefined);
+  assert.is(await store.getTxn('@carol:x', 'stored-1'), undefined);
+  assert.is(reads.n, 0, 'no read for txn IDs the filter does not have');
+  for (let i = 0; i < 200; i++) assert.equal(await store.getTxn('@bob:x', `stored-${i}`), { eventId: `$e${i}`, status: 'accepted' });
+  assert.ok(reads.n >= 200, 'stored txn IDs are read');
+  // one written now is found at once (the writer adds it to the filter), before and after its commit
+  const u2 = store.unit();
+  u2.putTxn('@carol:x', 'new-1', { eventId: '$n1', status: 'rejected' });
+  const committed = store.commit(u2);
+  await committed;
+  assert.equal(await store.getTxn('@carol:x', 'new-1'), { eventId: '$n1', status: 'rejected' });
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test.run();
