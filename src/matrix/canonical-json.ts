@@ -42,6 +42,28 @@ export function compareCodePoints(a: string, b: string): number {
 
 const NEEDS_SLOW_SORT = /[\ud800-\uffff]/;
 
+/**
+ * Sorts strings in place by UTF-16 code units (what sort() does), without
+ * allocating: sort() copies the array into a work area on every call, and
+ * objects have few keys, where insertion sort is also the faster.
+ */
+function sortStrings(keys: string[]): void {
+  const n = keys.length;
+  if (n > 32) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
 function sortedKeys(obj: object): string[] {
   const keys = Object.keys(obj);
   if (keys.length < 2) return keys;
@@ -52,7 +74,9 @@ function sortedKeys(obj: object): string[] {
       break;
     }
   }
-  return slow ? keys.sort(compareCodePoints) : keys.sort();
+  if (slow) return keys.sort(compareCodePoints);
+  sortStrings(keys);
+  return keys;
 }
 
 function encodeNumber(n: number, strict: boolean, path: string): string {
@@ -178,7 +202,7 @@ function sortKeysLoose(keys: string[]): void {
     if (i > 0 && keys[i - 1]! > keys[i]!) ordered = false;
   }
   if (astral) keys.sort(compareCodePoints);
-  else if (!ordered) keys.sort();
+  else if (!ordered) sortStrings(keys);
 }
 
 /**
@@ -314,7 +338,7 @@ export function withMembers(t: CanonicalObjectText, add: Readonly<Record<string,
   }
   const merged = [...t.keys, ...extra];
   if (merged.some((k) => keyInfo(k).astral)) merged.sort(compareCodePoints);
-  else merged.sort();
+  else sortStrings(merged);
   const parts: string[] = [];
   for (const k of merged) {
     const i = t.keys.indexOf(k);

@@ -1,7 +1,7 @@
 // Every vector of shared conformance CANONICAL_JSON.md, plus code point ordering.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { canonicalJson, canonicalJsonBytes, canonicalJsonWithout, compareCodePoints, findNonCanonicalNumber, CanonicalJsonError } from '../../src/matrix/canonical-json.js';
+import { canonicalJson, canonicalJsonBytes, canonicalJsonWithout, canonicalObjectText, compareCodePoints, findNonCanonicalNumber, withMembers, CanonicalJsonError } from '../../src/matrix/canonical-json.js';
 import { parseStrictJson, scanJson, StrictJsonError } from '../../src/matrix/strict-json.js';
 import type { JsonValue } from '../../src/matrix/json.js';
 
@@ -267,6 +267,28 @@ test('canonicalJsonWithout leaves out top-level keys only', () => {
   const o = { b: 1, unsigned: { x: 1 }, a: { unsigned: 2 }, signatures: {} };
   assert.is(canonicalJsonWithout(o, ['unsigned', 'signatures']), '{"a":{"unsigned":2},"b":1}');
   assert.is(canonicalJsonWithout({ unsigned: 1 }, ['unsigned']), '{}');
+});
+
+test('keys in any order, from 2 to 40 of them, come out sorted (strict, lenient, spliced)', () => {
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  for (let n = 2; n <= 40; n++) {
+    for (let round = 0; round < 5; round++) {
+      const keys = Array.from({ length: n }, (_, i) => `k${String.fromCharCode(97 + rnd(26))}${i}${round % 2 ? 'Z' : ''}`);
+      for (let i = keys.length - 1; i > 0; i--) {
+        const j = rnd(i + 1);
+        [keys[i], keys[j]] = [keys[j]!, keys[i]!];
+      }
+      const obj: Record<string, JsonValue> = {};
+      for (const k of keys) obj[k] = k.length;
+      const expected = '{' + [...keys].sort().map((k) => `${JSON.stringify(k)}:${k.length}`).join(',') + '}';
+      assert.is(canonicalJson(obj, true), expected);
+      assert.is(canonicalJson(obj), expected);
+      const t = canonicalObjectText(obj);
+      assert.is(t.text, expected);
+      assert.is(withMembers(canonicalObjectText(Object.fromEntries(keys.slice(1).map((k) => [k, obj[k]!]))), { [keys[0]!]: obj[keys[0]!]! }), expected);
+    }
+  }
 });
 
 test.run();
