@@ -377,18 +377,34 @@ export class RoomServer implements RoomServerApi {
   // ---------------------------------------------------------------------------
   // local events
 
-  async send(req: SendRequest): Promise<SendReply> {
-    this.assertOpen();
-    if (!isJsonObject(req)) throw new RoomServerError('M_INVALID_PARAM', 'send request must be an object');
-    for (const k of ['roomId', 'sender', 'type'] as const) {
-      if (typeof req[k] !== 'string' || req[k] === '') throw new RoomServerError('M_INVALID_PARAM', `${k} must be a non-empty string`);
+  send(req: SendRequest): Promise<SendReply> {
+    let bytes: number;
+    try {
+      this.assertOpen();
+      if (!isJsonObject(req)) throw new RoomServerError('M_INVALID_PARAM', 'send request must be an object');
+      for (const k of ['roomId', 'sender', 'type'] as const) {
+        if (typeof req[k] !== 'string' || req[k] === '') throw new RoomServerError('M_INVALID_PARAM', `${k} must be a non-empty string`);
+      }
+      if (!isJsonObject(req.content)) throw new RoomServerError('M_INVALID_PARAM', 'content must be an object');
+      if (req.stateKey !== undefined && typeof req.stateKey !== 'string') throw new RoomServerError('M_INVALID_PARAM', 'state_key must be a string');
+      if (req.txnId !== undefined && typeof req.txnId !== 'string') throw new RoomServerError('M_INVALID_PARAM', 'txn_id must be a string');
+      bytes = 512 + JSON.stringify(req.content).length;
+      // A room whose version is known, admitted at once (the common case): no async frames on the way in.
+      if (this.versions.has(req.roomId) && this.admission.tryAcquire(req.roomId, bytes)) return this.dispatchSend(req, bytes);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (!isJsonObject(req.content)) throw new RoomServerError('M_INVALID_PARAM', 'content must be an object');
-    if (req.stateKey !== undefined && typeof req.stateKey !== 'string') throw new RoomServerError('M_INVALID_PARAM', 'state_key must be a string');
-    if (req.txnId !== undefined && typeof req.txnId !== 'string') throw new RoomServerError('M_INVALID_PARAM', 'txn_id must be a string');
+    return this.sendWaiting(req, bytes);
+  }
+
+  private async sendWaiting(req: SendRequest, bytes: number): Promise<SendReply> {
     if (!(await this.versionOf(req.roomId))) throw new RoomServerError('M_NOT_FOUND', `unknown room ${req.roomId}`);
-    const bytes = 512 + JSON.stringify(req.content).length;
     await this.admission.acquire(req.roomId, bytes, this.deadlineMs);
+    return this.dispatchSend(req, bytes);
+  }
+
+  /** Hands an admitted send to its room's actor; admission is released when it settles. */
+  private dispatchSend(req: SendRequest, bytes: number): Promise<SendReply> {
     inFlightInputs.inc();
     const p = new Promise<SendReply>((resolve, reject) => this.supervisor.dispatch(req.roomId, { op: 'send', req, reply: { resolve, reject } }));
     return this.track(p, () => {
