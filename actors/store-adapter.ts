@@ -7,7 +7,7 @@
 import type { Output, InputStatus } from '../src/api.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import { copyWith } from '../src/matrix/json.js';
-import { stateKey, splitStateKey, type StateMap } from '../src/matrix/state-key.js';
+import { stateKey, splitStateKey, type StateKeyString, type StateMap } from '../src/matrix/state-key.js';
 import type { Store } from '../storage/store.js';
 import type { CommitUnit } from '../storage/unit.js';
 import { Ns, splitStateKeyNum } from '../storage/nids.js';
@@ -48,7 +48,24 @@ export class StoreAdapter implements RoomStore, OutputLog {
     };
   }
 
-  private async eventIds(nids: number[]): Promise<string[]> {
+  /** The event IDs of NIDs, without a promise per NID when every one is in memory (the common case). */
+  private eventIds(nids: readonly number[]): Promise<string[]> {
+    const known = this.knownEventIds(nids);
+    return known !== undefined ? Promise.resolve(known) : this.readEventIds(nids);
+  }
+
+  /** The event IDs of NIDs if every one is in memory, else undefined. */
+  private knownEventIds(nids: readonly number[]): string[] | undefined {
+    const out = new Array<string>(nids.length);
+    for (let i = 0; i < nids.length; i++) {
+      const s = this.store.peekStr(Ns.EVENT, nids[i]!);
+      if (s === undefined) return undefined;
+      out[i] = s;
+    }
+    return out;
+  }
+
+  private async readEventIds(nids: readonly number[]): Promise<string[]> {
     const strs = await this.store.strs(Ns.EVENT, nids);
     return strs.map((s: string | undefined, i: number) => {
       if (s === undefined) throw new Error(`event NID ${nids[i]} has no event ID`);
@@ -72,29 +89,35 @@ export class StoreAdapter implements RoomStore, OutputLog {
     this.store.markNew(Ns.EVENT, eventId);
   }
 
-  private async toRecord(eventId: string, m: EventMeta): Promise<EventRecord> {
+  /**
+   * The record of stored metadata. Its strings are usually all in memory:
+   * then it is built at once, with no promise per NID (loading a room's auth
+   * events after it was passivated reads several records).
+   */
+  private toRecord(eventId: string, m: EventMeta): EventRecord | Promise<EventRecord> {
+    const roomId = this.store.peekStr(Ns.ROOM, m.roomNid);
+    let sk: StateKeyString | undefined;
+    if (m.stateKeyNid !== 0) {
+      const type = this.store.peekStr(Ns.TYPE, m.typeNid);
+      const key = this.store.peekStr(Ns.STATE_KEY, m.stateKeyNid);
+      if (type === undefined || key === undefined) return this.readRecord(eventId, m);
+      sk = stateKey(type, key);
+    }
+    const prevEvents = this.knownEventIds(m.prevEventNids);
+    const authEvents = this.knownEventIds(m.authEventNids);
+    if (roomId === undefined || prevEvents === undefined || authEvents === undefined) return this.readRecord(eventId, m);
+    return record(eventId, m, roomId, sk, prevEvents, authEvents);
+  }
+
+  private async readRecord(eventId: string, m: EventMeta): Promise<EventRecord> {
     const roomId = await this.store.str(Ns.ROOM, m.roomNid);
-    let sk: string | undefined;
+    let sk: StateKeyString | undefined;
     if (m.stateKeyNid !== 0) {
       const [type, key] = await Promise.all([this.store.str(Ns.TYPE, m.typeNid), this.store.str(Ns.STATE_KEY, m.stateKeyNid)]);
       sk = stateKey(type!, key!);
     }
     const [prevEvents, authEvents] = await Promise.all([this.eventIds(m.prevEventNids), this.eventIds(m.authEventNids)]);
-    const rec: EventRecord = {
-      eventId,
-      roomId: roomId!,
-      stateKey: sk,
-      depth: m.depth,
-      prevEvents,
-      authEvents,
-      outlier: m.outlier,
-      rejected: m.rejected,
-      softFailed: m.softFailed,
-      redacted: m.redacted,
-      beforeSnapshot: m.stateBeforeNid,
-    };
-    if (m.rejectReason !== undefined) rec.rejectReason = m.rejectReason;
-    return rec;
+    return record(eventId, m, roomId!, sk, prevEvents, authEvents);
   }
 
   async getEventJson(eventId: string): Promise<JsonObject | undefined> {
@@ -366,3 +389,20 @@ export class StoreAdapter implements RoomStore, OutputLog {
   }
 }
 
+function record(eventId: string, m: EventMeta, roomId: string, sk: StateKeyString | undefined, prevEvents: string[], authEvents: string[]): EventRecord {
+  const rec: EventRecord = {
+    eventId,
+    roomId,
+    stateKey: sk,
+    depth: m.depth,
+    prevEvents,
+    authEvents,
+    outlier: m.outlier,
+    rejected: m.rejected,
+    softFailed: m.softFailed,
+    redacted: m.redacted,
+    beforeSnapshot: m.stateBeforeNid,
+  };
+  if (m.rejectReason !== undefined) rec.rejectReason = m.rejectReason;
+  return rec;
+}

@@ -107,6 +107,11 @@ function checkString(ns: Ns, s: unknown): asserts s is string {
   }
 }
 
+/** The string of a NID held in memory (preassigned, pending or cached). */
+function knownStr(sp: Namespace, nid: number): string | undefined {
+  return sp.preNid.get(nid) ?? sp.pendNid.get(nid)?.str ?? sp.byNid.get(nid);
+}
+
 function checkNid(nid: unknown): asserts nid is number {
   if (typeof nid !== 'number' || !Number.isSafeInteger(nid) || nid <= 0) {
     throw new RoomServerError('M_INVALID_PARAM', `NID must be a positive integer, got ${String(nid)}`, 'storage_bad_nid');
@@ -195,8 +200,7 @@ export class NidMaps {
 
   /** The string if known in memory; never reads the DB. */
   peekStr(ns: Ns, nid: number): string | undefined {
-    const sp = this.space(ns);
-    return sp.preNid.get(nid) ?? sp.pendNid.get(nid)?.str ?? sp.byNid.get(nid);
+    return knownStr(this.space(ns), nid);
   }
 
   /**
@@ -316,7 +320,7 @@ export class NidMaps {
   async str(ns: Ns, nid: number): Promise<string | undefined> {
     checkNid(nid);
     const sp = this.space(ns);
-    const known = sp.preNid.get(nid) ?? sp.pendNid.get(nid)?.str ?? sp.byNid.get(nid);
+    const known = knownStr(sp, nid);
     if (known !== undefined) return known;
     const v = await this.getter.get(nid2StrKey(ns, nid));
     if (v === undefined) return undefined;
@@ -326,7 +330,19 @@ export class NidMaps {
     return s;
   }
 
-  async strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
+  /** The strings of NIDs; without a promise per NID when every one is in memory (the common case). */
+  strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
+    const sp = this.spaces.get(ns);
+    if (sp !== undefined) {
+      const out = new Array<string>(nids.length);
+      let i = 0;
+      for (; i < nids.length; i++) {
+        const s = knownStr(sp, nids[i]!);
+        if (s === undefined) break;
+        out[i] = s;
+      }
+      if (i === nids.length) return Promise.resolve(out);
+    }
     return Promise.all(nids.map((n) => this.str(ns, n)));
   }
 

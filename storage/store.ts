@@ -350,11 +350,11 @@ export class Store {
   }
 
   /** The string of a NID, or undefined. */
-  async str(ns: Ns, nid: number): Promise<string | undefined> {
+  str(ns: Ns, nid: number): Promise<string | undefined> {
     return this.maps.str(ns, nid);
   }
 
-  async strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
+  strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
     return this.maps.strs(ns, nids);
   }
 

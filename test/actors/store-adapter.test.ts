@@ -1,0 +1,70 @@
+// Event records read through the room actors' storage interface: the same
+// record whether the strings its NIDs name are in memory or must be read.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rmSync } from 'node:fs';
+import { Ns, Store, TYPE_MEMBER } from '../../storage/index.js';
+import { StoreAdapter } from '../../actors/store-adapter.js';
+import { meta, tempDir } from '../storage/helpers.js';
+
+/** A room with a create event, a member event (state) and a rejected message. */
+async function write(store: Store): Promise<void> {
+  const u = store.unit();
+  const room = await u.nid(Ns.ROOM, '!r:example.org');
+  const [create, member, message] = await u.nids(Ns.EVENT, ['$create', '$member', '$message']);
+  const typeCreate = await u.nid(Ns.TYPE, 'm.room.create');
+  const typeMessage = await u.nid(Ns.TYPE, 'm.room.message');
+  const emptyKey = await u.nid(Ns.STATE_KEY, '');
+  const alice = await u.nid(Ns.STATE_KEY, '@alice:example.org');
+  u.putEvent(create!, meta(room, typeCreate, { stateKeyNid: emptyKey, depth: 1 }));
+  u.putEvent(member!, meta(room, TYPE_MEMBER, { stateKeyNid: alice, depth: 2, prevEventNids: [create!], authEventNids: [create!], stateBeforeNid: 0 }));
+  u.putEvent(message!, meta(room, typeMessage, { depth: 3, prevEventNids: [member!], authEventNids: [create!, member!], rejected: true, rejectReason: 'not allowed' }));
+  await store.commit(u);
+}
+
+const EXPECTED = {
+  $create: { eventId: '$create', roomId: '!r:example.org', stateKey: 'm.room.create\u0000', depth: 1, prevEvents: [], authEvents: [], rejected: false },
+  $member: { eventId: '$member', roomId: '!r:example.org', stateKey: 'm.room.member\u0000@alice:example.org', depth: 2, prevEvents: ['$create'], authEvents: ['$create'], rejected: false },
+  $message: { eventId: '$message', roomId: '!r:example.org', stateKey: undefined, depth: 3, prevEvents: ['$member'], authEvents: ['$create', '$member'], rejected: true, rejectReason: 'not allowed' },
+} as const;
+
+function check(rec: unknown, id: keyof typeof EXPECTED): void {
+  const want = EXPECTED[id];
+  const got = rec as Record<string, unknown>;
+  for (const [k, v] of Object.entries(want)) assert.equal(got[k], v, `${id}.${k}`);
+}
+
+test('records are the same with their strings in memory and read from disk', async () => {
+  const dir = tempDir('adapter-records');
+  let store = await Store.open(dir);
+  await write(store);
+  let adapter = new StoreAdapter(store);
+  for (const id of ['$create', '$member', '$message'] as const) check(await adapter.getEvent(id), id);
+  await store.close();
+  // reopened with a one-entry NID cache: most strings must be read back
+  store = await Store.open(dir, { nidCacheSize: 1 });
+  adapter = new StoreAdapter(store);
+  for (const id of ['$message', '$member', '$create'] as const) check(await adapter.getEvent(id), id);
+  assert.is(await adapter.getEvent('$absent'), undefined);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('strs: the same strings whether all, some or none are in memory; a bad NID still fails', async () => {
+  const dir = tempDir('adapter-strs');
+  let store = await Store.open(dir);
+  await write(store);
+  const nids = (await store.lookupNids(Ns.EVENT, ['$create', '$member', '$message'])) as number[];
+  assert.equal(await store.strs(Ns.EVENT, nids), ['$create', '$member', '$message']);
+  await store.close();
+  store = await Store.open(dir, { nidCacheSize: 1 });
+  assert.equal(await store.strs(Ns.EVENT, [nids[2]!, nids[0]!, nids[1]!, 999_999]), ['$message', '$create', '$member', undefined]);
+  assert.equal(await store.strs(Ns.EVENT, []), []);
+  let failed = false;
+  await store.strs(Ns.EVENT, [nids[0]!, 0]).catch(() => (failed = true));
+  assert.ok(failed, 'NID 0 is refused');
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test.run();
