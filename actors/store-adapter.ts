@@ -76,13 +76,18 @@ export class StoreAdapter implements RoomStore, OutputLog {
   async getEvent(eventId: string): Promise<EventRecord | undefined> {
     const hit = this.records.get(eventId);
     if (hit) return hit;
-    const nid = await this.store.lookupNid(Ns.EVENT, eventId);
+    const nid = this.eventNid(eventId) ?? (await this.store.lookupNid(Ns.EVENT, eventId));
     if (!nid) return undefined;
     const meta = await this.store.getEventMeta(nid);
     if (!meta) return undefined;
     const rec = await this.toRecord(eventId, meta);
     this.records.set(eventId, rec);
     return rec;
+  }
+
+  /** The NID of an event ID when it is in memory (no promise, no read). */
+  private eventNid(eventId: string): number | undefined {
+    return this.store.peekNid(Ns.EVENT, eventId);
   }
 
   markNewEvent(eventId: string): void {
@@ -121,7 +126,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
   }
 
   async getEventJson(eventId: string): Promise<JsonObject | undefined> {
-    const nid = await this.store.lookupNid(Ns.EVENT, eventId);
+    const nid = this.eventNid(eventId) ?? (await this.store.lookupNid(Ns.EVENT, eventId));
     if (!nid) return undefined;
     return this.store.getEventJson(nid);
   }

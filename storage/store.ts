@@ -324,11 +324,11 @@ export class Store {
   // ------------------------------------------------------------------ NIDs
 
   /** The NID of a string, or undefined (never allocates). */
-  async lookupNid(ns: Ns, s: string): Promise<number | undefined> {
+  lookupNid(ns: Ns, s: string): Promise<number | undefined> {
     return this.maps.lookup(ns, s);
   }
 
-  async lookupNids(ns: Ns, strs: readonly string[]): Promise<Array<number | undefined>> {
+  lookupNids(ns: Ns, strs: readonly string[]): Promise<Array<number | undefined>> {
     return this.maps.lookupMany(ns, strs);
   }
 
