@@ -199,8 +199,11 @@ export class RoomLogic {
   }
 
   /** Commits a unit of this room and keeps the room's cached records in step with it. */
-  private async commitUnit(room: RoomHot, unit: Unit): Promise<Output[]> {
-    const outputs = await this.store.commit(room.roomId, unit);
+  private commitUnit(room: RoomHot, unit: Unit): Promise<Output[]> {
+    return this.store.commit(room.roomId, unit).then((outputs) => this.committed(room, unit, outputs));
+  }
+
+  private committed(room: RoomHot, unit: Unit, outputs: Output[]): Output[] {
     const rec = unit.event?.record;
     if (rec !== undefined) {
       if (rec.stateKey !== undefined) room.records.set(rec.eventId, rec);
@@ -552,17 +555,29 @@ export class RoomLogic {
       await this.applyPendingRedactions(room, ev, unit);
     }
 
-    let outputs: Output[];
-    try {
-      outputs = await this.commitUnit(room, unit);
-    } catch (e) {
-      room.events!.forget(ev.eventId);
-      throw e;
-    }
+    // The rest runs once the unit is durable. Returned rather than awaited, so
+    // this function's frame is not kept while the write is in flight.
+    const done = { isCreate, newHead, newCurrent, inPlace, status };
+    return this.commitUnit(room, unit).then(
+      (outputs) => this.afterCommit(room, ev, unit, done, outputs),
+      (e: unknown) => {
+        room.events!.forget(ev.eventId);
+        throw e;
+      },
+    );
+  }
 
-    // Only now, with the unit durable, move the hot state forward.
+  /** With the unit durable, moves the room's hot state forward and publishes the outputs. */
+  private async afterCommit(
+    room: RoomHot,
+    ev: MatrixEvent,
+    unit: Unit,
+    d: { isCreate: boolean; newHead: RoomHead | undefined; newCurrent: StateMap | undefined; inPlace: StateChanges | undefined; status: InputResult['status'] },
+    outputs: Output[],
+  ): Promise<InputResult> {
+    const { newHead, newCurrent } = d;
     room.events!.remember(storedForm(ev, unit));
-    if (isCreate) {
+    if (d.isCreate) {
       room.head = newHead;
       room.current = newCurrent!;
       room.createEvent = ev;
@@ -573,13 +588,13 @@ export class RoomLogic {
     } else if (newHead) {
       room.head = newHead;
       if (newCurrent) room.current = newCurrent;
-      else for (const [k, id] of inPlace ?? []) {
+      else for (const [k, id] of d.inPlace ?? []) {
         if (id === undefined) room.current.delete(k);
         else room.current.set(k, id);
       }
     }
     if (outputs.length) this.deps.publish(outputs);
-    return { event_id: ev.eventId, status };
+    return { event_id: ev.eventId, status: d.status };
   }
 
   private newRoomEventOutput(

@@ -295,13 +295,14 @@ export class StoreAdapter implements RoomStore, OutputLog {
     if (unit.journalSeqs) for (const seq of unit.journalSeqs) su.removeJournal(seq);
     if (unit.txn) su.putTxn(unit.txn.sender, unit.txn.txnId, { eventId: unit.txn.eventId, status: unit.txn.status });
 
+    // Returned rather than awaited: this frame is not kept while the write is in flight.
     const t0 = performance.now();
-    const result = await this.store.commit(su);
-    commitLatency.observe((performance.now() - t0) / 1000);
-
-    if (ev) this.records.set(ev.record.eventId, ev.record);
-    for (const r of redacted) this.records.set(r.eventId, r.rec);
-    return outs.map((o, i) => copyWith(o, 'pos', result.outputPositions[i]!) as Output);
+    return this.store.commit(su).then((result) => {
+      commitLatency.observe((performance.now() - t0) / 1000);
+      if (ev) this.records.set(ev.record.eventId, ev.record);
+      for (const r of redacted) this.records.set(r.eventId, r.rec);
+      return outs.map((o, i) => copyWith(o, 'pos', result.outputPositions[i]!) as Output);
+    });
   }
 
   private encodeOutput(su: CommitUnit, o: PendingOutput): JsonObject | Promise<JsonObject> {
