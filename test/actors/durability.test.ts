@@ -42,7 +42,10 @@ async function remoteEvents(rooms: number, n: number): Promise<{ rs: RoomServer;
 
 function runChild(dataDir: string, file: string, from: number, killAfterAcks: number | undefined): Promise<{ acked: number; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ingest-child.ts'), dataDir, file, String(from)], {
+    // Small batches: many acknowledgements, so a kill after the n-th still lands mid-ingest when the
+    // child runs ahead of the parent reading its output (80 events in batches of 25 were sometimes
+    // all acknowledged before the parent saw the second ACK).
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'ingest-child.ts'), dataDir, file, String(from), '5'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOG_LEVEL: 'silent' },
     });

@@ -1,18 +1,19 @@
 // Child process for the kill -9 test: opens a RoomServer on a data folder,
 // trusts a remote key, and async-inputs the events of a JSON file in
-// batches, printing "ACK <n>" after each batch is acknowledged (journaled).
+// batches (of 25, or the fourth argument), printing "ACK <n>" after each
+// batch is acknowledged (journaled).
 import { readFileSync } from 'node:fs';
 import { RoomServer } from '../../src/server.js';
 import type { JsonObject } from '../../src/matrix/json.js';
 
-const [dataDir, file, from] = process.argv.slice(2) as [string, string, string];
+const [dataDir, file, from, batchArg] = process.argv.slice(2) as [string, string, string, string | undefined];
 const { key, events } = JSON.parse(readFileSync(file, 'utf8')) as {
   key: { server: string; keyId: string; publicKey: string };
   events: JsonObject[];
 };
 const rs = await RoomServer.open({ dataDir, serverName: 'a.test' });
 rs.addServerKey(key.server, key.keyId, key.publicKey);
-const batch = 25;
+const batch = Number(batchArg ?? 25);
 for (let i = Number(from); i < events.length; i += batch) {
   const slice = events.slice(i, i + batch).map((event) => ({ event }));
   for (;;) {
