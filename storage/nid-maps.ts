@@ -16,7 +16,7 @@ import { RoomServerError } from '../src/errors.js';
 import type { BatchGetter } from './batch-get.js';
 import { nid2StrKey, prefixRange, readU64, str2NidKey, T_NID2STR, T_STR2NID, u64Value } from './keys.js';
 import { Lru } from './lru.js';
-import { StringFilter } from './bloom.js';
+import { KeyFilter } from './key-filter.js';
 import { ALL_NS, firstDynamicNid, nidLimit, Ns, nsName, preassigned } from './nids.js';
 import { DURABLE, PendingItem, type PutFn } from './pending.js';
 import { corrupt } from './records.js';
@@ -75,17 +75,14 @@ class Namespace {
   readonly reading = new Map<string, { allocated: boolean; n: number }>();
   /**
    * Event IDs only: every string with a mapping (stored or pending) is in
-   * this filter once `filterReady`, so a string it does not have is known
-   * to have no NID without a read (a new event arriving on input). It is
-   * filled from the stored mappings in the background after open, and by
-   * every allocation from the start.
+   * this filter once its scan of the stored mappings has ended, so a string
+   * it does not have is known to have no NID without a read (a new event
+   * arriving on input). Made by init(); every allocation adds to it.
    */
-  readonly filter: StringFilter | undefined;
-  filterReady = false;
+  filter: KeyFilter | undefined;
 
-  constructor(readonly ns: Ns, cacheSize: number, filtered: boolean) {
+  constructor(readonly ns: Ns, cacheSize: number, readonly filtered: boolean) {
     this.limit = nidLimit(ns);
-    this.filter = filtered ? new StringFilter() : undefined;
     this.byStr = new Lru(cacheSize);
     this.byNid = new Lru(cacheSize);
     for (const [s, n] of preassigned(ns)) {
@@ -157,40 +154,29 @@ export class NidMaps {
       }
     }
     if (ops.length > 0) await this.db.batch(ops, { sync: true });
-    this.filterScan = this.fillFilters();
-  }
-
-  /** Settles when the filters hold every stored mapping (or the scan stopped: the database closed). */
-  filterScan: Promise<void> = Promise.resolve();
-  private scanStopped = false;
-
-  /** Ends the background scan (before the database closes); lookups keep reading. */
-  async stopFilterScan(): Promise<void> {
-    this.scanStopped = true;
-    await this.filterScan;
-  }
-
-  /** Adds every stored string of the filtered namespaces to their filter, then lets lookups trust it. */
-  private async fillFilters(): Promise<void> {
+    // Strings allocated from now on add themselves; the stored ones are scanned in the background.
     for (const sp of this.spaces.values()) {
-      const filter = sp.filter;
-      if (filter === undefined) continue;
-      try {
-        // The iterator reads the database as it is now; strings allocated from now on add themselves.
-        for await (const k of this.db.keys({ ...prefixRange(Buffer.from([T_STR2NID, sp.ns])), keyEncoding: 'buffer' })) {
-          if (this.scanStopped) return;
-          filter.add(k.toString('utf8', 2));
-        }
-        if (!this.scanStopped) sp.filterReady = true;
-      } catch {
-        // the database closed during the scan: lookups keep reading
-      }
+      if (sp.filtered) sp.filter = new KeyFilter(this.db, Buffer.from([T_STR2NID, sp.ns]), (k) => k.toString('utf8', 2));
     }
+  }
+
+  private filters(): KeyFilter[] {
+    return [...this.spaces.values()].flatMap((sp) => (sp.filter ? [sp.filter] : []));
+  }
+
+  /** Settles when the filters hold every stored mapping (or their scans stopped: the database closed). */
+  get filterScan(): Promise<void> {
+    return Promise.all(this.filters().map((f) => f.scanned)).then(() => undefined);
+  }
+
+  /** Ends the background scans (before the database closes); lookups keep reading. */
+  async stopFilterScan(): Promise<void> {
+    await Promise.all(this.filters().map((f) => f.stop()));
   }
 
   /** True when `s` certainly has no mapping (the namespace's filter is complete and lacks it). */
   private surelyAbsent(sp: Namespace, s: string): boolean {
-    return sp.filterReady && !sp.filter!.mightHave(s);
+    return sp.filter !== undefined && sp.filter.absent(s);
   }
 
   /** The NID if known in memory (preassigned, cached or pending); never reads the DB. */

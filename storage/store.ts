@@ -82,7 +82,7 @@ import { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import { BatchGetter } from './batch-get.js';
-import { KeyFilter } from './key-filter.js';
+import { KeyFilter, keyBytesName } from './key-filter.js';
 import { GroupCommitter, type CommitResult, type CommitStats } from './group-commit.js';
 import { checkIntegrity, type IntegrityReport } from './integrity.js';
 import {
@@ -282,7 +282,7 @@ export class Store {
         maxGroupUnits: opts.maxGroupUnits ?? 4096,
         eagerUnits: opts.eagerGroupUnits ?? 256,
       }, head);
-      txns = new KeyFilter(db, T_TXN);
+      txns = new KeyFilter(db, Buffer.from([T_TXN]), keyBytesName);
       const store = new Store(db, getter, maps, snaps, committer, {
         fsync: opts.fsync ?? false,
         groupCommit: opts.groupCommit ?? true,
@@ -577,7 +577,7 @@ export class Store {
 
   async getTxn(sender: string, txnId: string): Promise<TxnRecord | undefined> {
     const key = str2Key(T_TXN, sender, txnId);
-    if (this.txns.absent(key)) return undefined;
+    if (this.txns.absent(keyBytesName(key))) return undefined;
     const v = await this.getter.get(key);
     return v === undefined ? undefined : decodeTxn(v);
   }

@@ -23,7 +23,7 @@ import {
   T_REDACTION,
   T_TXN,
 } from './keys.js';
-import type { KeyFilter } from './key-filter.js';
+import { keyBytesName, type KeyFilter } from './key-filter.js';
 import type { NidMaps } from './nid-maps.js';
 import { Ns } from './nids.js';
 import { PENDING, type PendingItem } from './pending.js';
@@ -271,7 +271,7 @@ export class CommitUnit {
     }
     const key = str2Key(T_TXN, sender, txnId);
     const value = encodeTxn(rec);
-    this.txns?.add(key);
+    this.txns?.add(keyBytesName(key));
     this.put(key, value);
   }
 
