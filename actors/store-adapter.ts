@@ -50,19 +50,8 @@ export class StoreAdapter implements RoomStore, OutputLog {
 
   /** The event IDs of NIDs, without a promise per NID when every one is in memory (the common case). */
   private eventIds(nids: readonly number[]): Promise<string[]> {
-    const known = this.knownEventIds(nids);
+    const known = this.store.peekStrs(Ns.EVENT, nids);
     return known !== undefined ? Promise.resolve(known) : this.readEventIds(nids);
-  }
-
-  /** The event IDs of NIDs if every one is in memory, else undefined. */
-  private knownEventIds(nids: readonly number[]): string[] | undefined {
-    const out = new Array<string>(nids.length);
-    for (let i = 0; i < nids.length; i++) {
-      const s = this.store.peekStr(Ns.EVENT, nids[i]!);
-      if (s === undefined) return undefined;
-      out[i] = s;
-    }
-    return out;
   }
 
   private async readEventIds(nids: readonly number[]): Promise<string[]> {
@@ -108,8 +97,8 @@ export class StoreAdapter implements RoomStore, OutputLog {
       if (type === undefined || key === undefined) return this.readRecord(eventId, m);
       sk = stateKey(type, key);
     }
-    const prevEvents = this.knownEventIds(m.prevEventNids);
-    const authEvents = this.knownEventIds(m.authEventNids);
+    const prevEvents = this.store.peekStrs(Ns.EVENT, m.prevEventNids);
+    const authEvents = this.store.peekStrs(Ns.EVENT, m.authEventNids);
     if (roomId === undefined || prevEvents === undefined || authEvents === undefined) return this.readRecord(eventId, m);
     return record(eventId, m, roomId, sk, prevEvents, authEvents);
   }

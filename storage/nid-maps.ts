@@ -318,18 +318,20 @@ export class NidMaps {
 
   /** The strings of NIDs; without a promise per NID when every one is in memory (the common case). */
   strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
-    const sp = this.spaces.get(ns);
-    if (sp !== undefined) {
-      const out = new Array<string>(nids.length);
-      let i = 0;
-      for (; i < nids.length; i++) {
-        const s = knownStr(sp, nids[i]!);
-        if (s === undefined) break;
-        out[i] = s;
-      }
-      if (i === nids.length) return Promise.resolve(out);
+    const known = this.spaces.has(ns) ? this.peekStrs(ns, nids) : undefined;
+    return known !== undefined ? Promise.resolve(known) : Promise.all(nids.map((n) => this.str(ns, n)));
+  }
+
+  /** The strings of NIDs if every one is in memory, else undefined; never reads the DB. */
+  peekStrs(ns: Ns, nids: readonly number[]): string[] | undefined {
+    const sp = this.space(ns);
+    const out = new Array<string>(nids.length);
+    for (let i = 0; i < nids.length; i++) {
+      const s = knownStr(sp, nids[i]!);
+      if (s === undefined) return undefined;
+      out[i] = s;
     }
-    return Promise.all(nids.map((n) => this.str(ns, n)));
+    return out;
   }
 
   /** The pending (not yet written) mapping of a NID, if any: a unit using the NID depends on it. */

@@ -62,7 +62,7 @@
  *
  * Store API (async unless noted):
  *   Store.open(dir, opts) / close() (flushes pending commits) / flush()
- *   NIDs:       lookupNid, lookupNids, nid, nids, str, strs, peekNid (sync), peekStr (sync)
+ *   NIDs:       lookupNid, lookupNids, nid, nids, str, strs, peekNid (sync), peekStr (sync), peekStrs (sync)
  *   events:     getEventMeta, getEventMetas, getEventJson, getEventJsonBytes
  *   state:      loadSnapshot, getStateEntry, deriveSnapshot, snapshotFromState, getSnapshotRecord,
  *               refSnapshot (sync)
@@ -366,6 +366,11 @@ export class Store {
   /** The string if it is in memory; sync. */
   peekStr(ns: Ns, nid: number): string | undefined {
     return this.maps.peekStr(ns, nid);
+  }
+
+  /** The strings of NIDs if every one is in memory (sync, never reads the DB), else undefined. */
+  peekStrs(ns: Ns, nids: readonly number[]): string[] | undefined {
+    return this.maps.peekStrs(ns, nids);
   }
 
   // ------------------------------------------------------------------ events
