@@ -12,7 +12,7 @@ import { hash } from 'node:crypto';
 import type { JsonObject } from './json.js';
 import { isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
-import { canonicalJsonWithout } from './canonical-json.js';
+import { canonicalJsonWithout, withoutMembers, type CanonicalObjectText } from './canonical-json.js';
 import { decodeBase64, encodeBase64 } from './base64.js';
 import { redactedCanonicalJson } from './redaction.js';
 
@@ -27,6 +27,11 @@ export function contentHashCanonicalJson(pdu: JsonObject): string {
 }
 /** The top-level keys the content hash leaves out. */
 export const CONTENT_HASH_OMITS: readonly string[] = ['unsigned', 'signatures', 'hashes'];
+
+/** contentHashCanonicalJson cut from the event's whole canonical text (the text itself when it has none of the left-out keys). */
+export function contentHashTextOf(whole: CanonicalObjectText): string {
+  return whole.keys.some((k) => CONTENT_HASH_OMITS.includes(k)) ? withoutMembers(whole, CONTENT_HASH_OMITS) : whole.text;
+}
 
 /** The content hash as raw bytes. */
 export function contentHashBytes(pdu: JsonObject): Buffer {

@@ -34,8 +34,8 @@ import type { JsonObject, JsonValue } from './json.js';
 import { isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
 import type { MatrixEvent } from './event.js';
-import { canonicalJson, CanonicalJsonError, canonicalObjectText, findNonCanonicalNumber, MAX_SAFE, withoutMembers } from './canonical-json.js';
-import { CONTENT_HASH_OMITS, sha256 } from './hashes.js';
+import { canonicalJson, CanonicalJsonError, canonicalObjectText, findNonCanonicalNumber, MAX_SAFE } from './canonical-json.js';
+import { contentHashTextOf, sha256 } from './hashes.js';
 import { redactedCanonicalJson } from './redaction.js';
 import { eventIdFromReferenceHash, roomIdFromCreateEventId } from './event-id.js';
 import { eventIdProblem, exceedsBytes, isHashEventId, roomIdProblem, userIdProblem } from './ids.js';
@@ -342,7 +342,7 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
     if (c === undefined) {
       const whole = withCanonicalErrors(() => canonicalObjectText(json));
       text = whole.text;
-      c = withoutMembers(whole, CONTENT_HASH_OMITS);
+      c = contentHashTextOf(whole);
     } else {
       text = opts.canonicalText;
     }

@@ -11,10 +11,10 @@
 import type { JsonObject, JsonValue } from './json.js';
 import { copyWith, isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
-import { canonicalJson, canonicalObjectText, withMembers, withoutMembers, type CanonicalObjectText } from './canonical-json.js';
+import { canonicalJson, canonicalObjectText, withMembers, type CanonicalObjectText } from './canonical-json.js';
 import { encodeBase64 } from './base64.js';
 import { signBytes, verifyBytes, type SigningKey } from './ed25519.js';
-import { CONTENT_HASH_OMITS, sha256 } from './hashes.js';
+import { contentHashTextOf, sha256 } from './hashes.js';
 import { redactedCanonicalJson } from './redaction.js';
 import { serverNameOf } from './ids.js';
 
@@ -111,9 +111,10 @@ export function prepareEventSigning(
   rv: RoomVersion,
 ): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string; content: CanonicalObjectText | undefined } {
   const whole = canonicalObjectText(pdu);
-  const bare = !whole.keys.some((k) => CONTENT_HASH_OMITS.includes(k));
-  const contentCanonical = bare ? whole.text : withoutMembers(whole, CONTENT_HASH_OMITS);
+  const contentCanonical = contentHashTextOf(whole);
   const out: JsonObject = copyWith(pdu, 'hashes', { sha256: encodeBase64(sha256(contentCanonical)) });
+  // the text can be spliced into the signed event's only when it has none of the left-out keys
+  const bare = contentCanonical === whole.text;
   return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8'), contentCanonical, content: bare ? whole : undefined };
 }
 

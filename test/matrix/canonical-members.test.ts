@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { canonicalJson, canonicalJsonWithout, canonicalObjectText, withMembers, withoutMembers } from '../../src/matrix/canonical-json.js';
-import { contentHashCanonicalJson, CONTENT_HASH_OMITS } from '../../src/matrix/hashes.js';
+import { contentHashCanonicalJson, contentHashTextOf, CONTENT_HASH_OMITS } from '../../src/matrix/hashes.js';
 import { parsePduDetailed } from '../../src/matrix/pdu.js';
 import { canonicalTextOfSigned, prepareEventSigning, attachEventSignature } from '../../src/matrix/signing.js';
 import { buildPdu } from '../../actors/local-events.js';
@@ -39,6 +39,10 @@ test('withoutMembers equals encoding without those keys, for every subset of omi
       assert.is(withoutMembers(canonicalObjectText(o), omit), canonicalJsonWithout(o, omit), `${JSON.stringify(o)} without ${omit}`);
     }
   }
+});
+
+test('contentHashTextOf equals the content hash input encoded afresh, with and without the left-out keys', () => {
+  for (const o of OBJECTS) assert.is(contentHashTextOf(canonicalObjectText(o)), contentHashCanonicalJson(o), JSON.stringify(o));
 });
 
 test('withMembers equals encoding the object with the keys added; an existing key is refused', () => {
