@@ -16,6 +16,7 @@ import type { EventRecord, PendingOutput, RoomHead, RoomStore, StateChanges, Uni
 import type { OutputLog } from '../src/subscriptions.js';
 import { Lru } from './lru.js';
 import { commitLatency } from '../src/metrics.js';
+import { attachEventText } from '../src/output-text.js';
 
 /** What the output log stores: events by NID, never a second copy of their JSON. */
 type StoredOutput =
@@ -290,7 +291,12 @@ export class StoreAdapter implements RoomStore, OutputLog {
       commitLatency.observe((performance.now() - t0) / 1000);
       if (ev) this.records.set(ev.record.eventId, ev.record);
       for (const r of redacted) this.records.set(r.eventId, r.rec);
-      return outs.map((o, i) => copyWith(o, 'pos', result.outputPositions[i]!) as Output);
+      return outs.map((o, i) => {
+        const out = copyWith(o, 'pos', result.outputPositions[i]!) as Output;
+        // the event's stored text goes with its output, for the gateway's text frames
+        if (ev?.text !== undefined && o.type !== 'redacted_event' && o.event === ev.json) attachEventText(out, ev.text);
+        return out;
+      });
     });
   }
 

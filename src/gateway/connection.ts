@@ -123,6 +123,13 @@ export class Connection implements OutputSink {
       this.#log.error({ err }, 'encoding a frame failed');
       return false;
     }
+    this.sendEncoded(data, kind);
+    return true;
+  }
+
+  /** Writes one frame already encoded for its kind. */
+  sendEncoded(data: string | Buffer, kind: FrameKind): void {
+    if (!this.open) return;
     this.#sent++;
     corkUntilNextTick(this.ws);
     this.ws.send(data, { binary: kind === 'binary' }, this.#onFlushed);
@@ -130,7 +137,6 @@ export class Connection implements OutputSink {
       this.#pause('write_buffer');
       void this.waitFlushed().then(() => this.#unpause('write_buffer'));
     }
-    return true;
   }
 
   // ---- reading side ----

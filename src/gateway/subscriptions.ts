@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { subscriberLag, subscriptions as subscriptionsGauge, addSubscriberLagSource } from '../metrics.js';
 import { RoomServerError } from '../errors.js';
 import type { FrameKind } from './codec.js';
+import { eventTextOf } from '../output-text.js';
 
 /** The connection side a pump writes to. */
 export interface OutputSink {
@@ -25,6 +26,8 @@ export interface OutputSink {
   /** Resolves once everything written so far has been flushed (or the socket closed). */
   waitFlushed(): Promise<void>;
   sendFrame(obj: object, kind: FrameKind): boolean;
+  /** Writes a frame already encoded for its kind. */
+  sendEncoded(data: string | Buffer, kind: FrameKind): void;
 }
 
 export class SubscriptionPump {
@@ -115,7 +118,15 @@ export class SubscriptionPump {
 
   #push(o: Output): void {
     this.#lastPos = o.pos;
-    this.#sink.sendFrame({ op: 'output', subscription: this.id, ...o }, this.#kind);
+    const text = this.#kind === 'text' ? eventTextOf(o) : undefined;
+    if (text !== undefined) {
+      // The event's canonical text goes in as it is: only the small rest of the frame is encoded.
+      const { event: _event, ...rest } = o as Output & { event: unknown };
+      const head = JSON.stringify({ op: 'output', subscription: this.id, ...rest });
+      this.#sink.sendEncoded(`${head.slice(0, -1)},"event":${text}}`, 'text');
+    } else {
+      this.#sink.sendFrame({ op: 'output', subscription: this.id, ...o }, this.#kind);
+    }
     subscriberLag.observe(Math.max(0, this.#headNow() - o.pos));
   }
 }

@@ -14,7 +14,8 @@ import { rootLogger } from '../../src/log.js';
 import type { Gateway } from '../../src/gateway/gateway.js';
 import type { TokenConfig } from '../../src/gateway/auth.js';
 import type { NewRoomEventOutput, Output } from '../../src/api.js';
-import { RawSocket, errorCode } from './raw-socket.js';
+import { RawSocket, errorCode, type Frame } from './raw-socket.js';
+import { canonicalJson } from '../../src/matrix/canonical-json.js';
 import { rejection } from '../helpers/rejection.js';
 
 rootLogger.level = process.env.LOG_LEVEL ?? 'silent';
@@ -123,6 +124,52 @@ for (const binary of [false, true]) {
     }
   });
 }
+
+test('output frames: JSON (the event spliced in as its stored text), msgpack and the embedded output agree', async () => {
+  const { rs, gw } = await server('a.test', null);
+  const json = await RawSocket.open(gw.url);
+  const pack = await RawSocket.open(gw.url);
+  try {
+    const head = rs.outputHead();
+    const embedded: Output[] = [];
+    const sub = rs.subscribe({ from: head }, (o) => void embedded.push(o));
+    const s1 = await json.call({ id: 's', op: 'subscribe', from: head });
+    pack.sendPack({ id: 's', op: 'subscribe', from: head });
+    const s2 = (await pack.take((f) => f.msg.id === 's')).msg;
+    const room = await rs.createRoom({ creator: '@alice:a.test', preset: 'public_chat' });
+    // unicode, escapes and nesting: the canonical text differs from JSON.stringify of the object
+    const content = { msgtype: 'm.text', body: 'h\u00e9llo "q" \\ \u2028 \ud83d\ude00', nested: { z: 1, a: [true, null, -3] } };
+    const sent = await rs.send({ roomId: room.room_id, sender: '@alice:a.test', type: 'm.room.message', content, txnId: 't-frame' });
+    const n = room.event_ids.length + 1;
+    const texts: Frame[] = [];
+    const packs: Frame[] = [];
+    for (let i = 0; i < n; i++) texts.push(await json.take((f) => f.msg.op === 'output'));
+    for (let i = 0; i < n; i++) packs.push(await pack.take((f) => f.msg.op === 'output'));
+    for (let i = 0; i < 100 && embedded.length < n; i++) await sleep(10);
+    assert.is(embedded.length, n);
+    const stored = await rs.query.event([sent.event_id]);
+    for (let i = 0; i < n; i++) {
+      const { subscription: a, op: _1, ...fromText } = texts[i]!.msg;
+      const { subscription: b, op: _2, ...fromPack } = packs[i]!.msg;
+      assert.is(a, s1.subscription);
+      assert.is(b, s2.subscription);
+      assert.equal(fromText, { ...embedded[i] }, `output ${i}: JSON frame = embedded output`);
+      assert.equal(fromPack, { ...embedded[i] }, `output ${i}: msgpack frame = embedded output`);
+    }
+    const last = texts[n - 1]!;
+    assert.is(last.msg.event_id, sent.event_id);
+    assert.is(last.msg.txn_id, 't-frame');
+    assert.equal((last.msg.event as { content: unknown }).content, content);
+    assert.equal(last.msg.event, stored.events[0]!.event);
+    // the event went into the frame as the canonical text the store holds
+    assert.ok(last.text!.includes(`"event":${canonicalJson(stored.events[0]!.event)}`), last.text);
+    sub.close();
+  } finally {
+    json.close();
+    pack.close();
+    await rs.close();
+  }
+});
 
 test('roles: a peer token is refused admin ops; peer queries are filtered for its server', async () => {
   const { rs, gw } = await server();

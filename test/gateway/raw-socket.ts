@@ -11,6 +11,8 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 export interface Frame {
   binary: boolean;
   msg: Record<string, unknown>;
+  /** the frame as received: UTF-8 text of a text frame, undefined for binary */
+  text?: string;
 }
 
 export class RawSocket {
@@ -24,8 +26,9 @@ export class RawSocket {
     this.ws = ws;
     ws.on('message', (data, isBinary) => {
       const buf = data as Buffer;
-      const msg = (isBinary ? unpackr.unpack(buf) : JSON.parse(buf.toString('utf8'))) as Record<string, unknown>;
-      this.frames.push({ binary: isBinary, msg });
+      const text = isBinary ? undefined : buf.toString('utf8');
+      const msg = (text === undefined ? unpackr.unpack(buf) : JSON.parse(text)) as Record<string, unknown>;
+      this.frames.push(text === undefined ? { binary: true, msg } : { binary: false, msg, text });
       for (const w of this.#waiters.splice(0)) w();
     });
     this.#closed = new Promise((resolve) =>
