@@ -7,9 +7,17 @@
  * - a handler that throws does not kill the actor: the error goes to
  *   `onError` (which fails that message's caller) and the state is dropped,
  *   so the actor restarts from storage with its mailbox intact;
- * - idle passivation uses nact's `shutdownAfter`; nact silently drops
- *   messages dispatched to a stopped actor, so `send` checks liveness first
- *   and reports `false` (the caller respawns);
+ * - idle passivation is ours, not nact's `shutdownAfter`: nact arms a new
+ *   timer after every message it delivers, an object that lives until the
+ *   next message and so, in a room that is busy now and then, always
+ *   outlives the young generation of the heap. Instead each actor notes
+ *   the runtime's clock when its mailbox empties, and one unreferenced
+ *   sweep timer stops the actors idle for longer than their `idleMs`
+ *   (checked every quarter of the shortest `idleMs`, at most every second:
+ *   an actor stops between `idleMs` and about 1.5 x `idleMs` after its last
+ *   message). nact silently drops messages dispatched to a stopped actor,
+ *   so `send` checks liveness first and reports `false` (the caller
+ *   respawns);
  * - stopping the system does not stop its actors in nact (their idle
  *   timers would keep the process alive), so `stop` stops each one;
  * - actor names are checked against nact's allowed alphabet;
@@ -54,13 +62,81 @@ export interface ActorHandle<M> {
 
 export type Handler<S, M> = (state: S | undefined, msg: M) => Promise<S | undefined>;
 
+/** An actor with an idle timeout, as the sweep sees it. */
+interface IdleEntry {
+  readonly ref: NactRef;
+  readonly idleMs: number;
+  /** the runtime's clock when its mailbox last emptied */
+  last: number;
+  /** handling messages (never idle meanwhile) */
+  draining: boolean;
+}
+
+/**
+ * The sender given with every dispatch: left out, nact makes a new
+ * placeholder object per message, which the message's context then keeps.
+ */
+const NO_SENDER = Object.freeze({});
+/** nact's dispatch with its third argument, the sender (its typings leave it out). */
+const dispatch = nact.dispatch as unknown as (ref: NactRef, msg: unknown, sender: unknown) => void;
+
+/** Bounds of the sweep interval (ms). */
+const SWEEP_MIN_MS = 5;
+const SWEEP_MAX_MS = 1000;
+
 export class ActorRuntime {
   private readonly system: NactRef;
   private stopped = false;
   private readonly live = new Set<NactRef>();
+  /** live actors with an idle timeout */
+  private readonly idle = new Set<IdleEntry>();
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private sweepEvery = Infinity;
+  /**
+   * Milliseconds since the runtime started, as of the last sweep (or
+   * spawn). Actors read it rather than the time itself: an integer that
+   * changes only per sweep is stored without allocating.
+   */
+  private clock = 0;
+  private readonly t0 = performance.now();
 
   constructor() {
     this.system = nact.start() as unknown as NactRef;
+  }
+
+  private now(): number {
+    return Math.floor(performance.now() - this.t0);
+  }
+
+  /** Starts (or tightens) the sweep for an actor idle after `idleMs`. */
+  private watch(e: IdleEntry): void {
+    this.idle.add(e);
+    const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(e.idleMs / 4)));
+    if (every >= this.sweepEvery && this.sweepTimer !== undefined) return;
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepEvery = every;
+    this.sweepTimer = setInterval(() => this.sweep(), every);
+    this.sweepTimer.unref();
+  }
+
+  /**
+   * Stops the actors idle past their timeout. `last` lags the true time of
+   * the last message by up to one sweep interval, which the test allows for.
+   */
+  private sweep(): void {
+    const now = (this.clock = this.now());
+    const slack = this.sweepEvery;
+    for (const e of this.idle) {
+      if (!e.draining && now - e.last >= e.idleMs + slack) {
+        this.idle.delete(e);
+        nact.stop(e.ref as never);
+      }
+    }
+    if (this.idle.size === 0 && this.sweepTimer !== undefined) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+      this.sweepEvery = Infinity;
+    }
   }
 
   spawn<S, M>(name: string, handler: Handler<S, M>, opts: ActorOptions<S> = {}): ActorHandle<M> {
@@ -70,6 +146,7 @@ export class ActorRuntime {
     const queue: M[] = [];
     let head = 0;
     let draining = false;
+    let entry: IdleEntry | undefined;
     const DRAIN = {};
     const wrapped = async (state: S | undefined): Promise<S | undefined> => {
       try {
@@ -90,11 +167,15 @@ export class ActorRuntime {
       } finally {
         if (head < queue.length) {
           // only a throw from onError itself ends the loop early: drain the rest in a new turn
-          nact.dispatch(ref as never, DRAIN as never);
+          dispatch(ref, DRAIN, NO_SENDER);
         } else {
           queue.length = 0;
           head = 0;
           draining = false;
+          if (entry !== undefined) {
+            entry.draining = false;
+            entry.last = this.clock;
+          }
         }
       }
       return state;
@@ -106,10 +187,10 @@ export class ActorRuntime {
       onCrash: (_msg: unknown, _err: unknown, ctx: { reset: symbol }) => ctx.reset,
       afterStop: (state: S | undefined) => {
         this.live.delete(ref);
+        if (entry !== undefined) this.idle.delete(entry);
         opts.afterStop?.(state);
       },
     };
-    if (opts.idleMs && opts.idleMs > 0) props.shutdownAfter = opts.idleMs;
     const ref = (nact.spawn as unknown as (p: unknown, f: unknown, n: string, pr: unknown) => NactRef)(
       this.system,
       wrapped,
@@ -117,6 +198,11 @@ export class ActorRuntime {
       props,
     );
     this.live.add(ref);
+    if (opts.idleMs && opts.idleMs > 0) {
+      this.clock = this.now();
+      entry = { ref, idleMs: opts.idleMs, last: this.clock, draining: false };
+      this.watch(entry);
+    }
     const isAlive = () => !!systemMap.find(ref.system.name, ref);
     return {
       name,
@@ -126,17 +212,24 @@ export class ActorRuntime {
         queue.push(msg);
         if (!draining) {
           draining = true;
-          nact.dispatch(ref as never, DRAIN as never);
+          if (entry !== undefined) entry.draining = true;
+          dispatch(ref, DRAIN, NO_SENDER);
         }
         return true;
       },
-      stop: () => nact.stop(ref as never),
+      stop: () => {
+        if (entry !== undefined) this.idle.delete(entry);
+        nact.stop(ref as never);
+      },
     };
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.idle.clear();
     for (const ref of this.live) nact.stop(ref as never);
     this.live.clear();
     nact.stop(this.system as never);

@@ -89,6 +89,45 @@ test('idle actors stop; send reports false so the caller respawns', async () => 
   rt.stop();
 });
 
+test('an actor is not idle while messages keep coming or while it works, and stops once quiet', async () => {
+  const rt = new ActorRuntime();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let stopped = 0;
+  const chatty = rt.spawn<number, number>('chatty', async (s, m) => (s ?? 0) + m, { idleMs: 40, afterStop: () => stopped++ });
+  // a message every 10 ms for 200 ms: never 40 ms without one
+  for (let i = 0; i < 20; i++) {
+    assert.ok(chatty.send(1), `message ${i} reached a live actor`);
+    await sleep(10);
+  }
+  assert.ok(chatty.isAlive(), 'alive after 200 ms of messages 10 ms apart');
+  // one message whose handling takes 150 ms, well past idleMs
+  const slow = rt.spawn<number, number>('slow', async (s, m) => {
+    await sleep(m);
+    return (s ?? 0) + 1;
+  }, { idleMs: 30, afterStop: () => stopped++ });
+  assert.ok(slow.send(150));
+  await sleep(120);
+  assert.ok(slow.isAlive(), 'not stopped in the middle of a handler');
+  await sleep(250);
+  assert.not.ok(chatty.isAlive(), 'stopped once quiet');
+  assert.not.ok(slow.isAlive(), 'stopped once done and quiet');
+  assert.is(stopped, 2);
+  rt.stop();
+});
+
+test('a short idle timeout is honoured after a long one started the sweep', async () => {
+  const rt = new ActorRuntime();
+  const long = rt.spawn<number, number>('long', async (s, m) => (s ?? 0) + m, { idleMs: 60_000 });
+  const short = rt.spawn<number, number>('short', async (s, m) => (s ?? 0) + m, { idleMs: 20 });
+  long.send(1);
+  short.send(1);
+  await new Promise((r) => setTimeout(r, 150));
+  assert.not.ok(short.isAlive());
+  assert.ok(long.isAlive());
+  rt.stop();
+  assert.not.ok(long.isAlive());
+});
+
 test('stopping the runtime stops its actors (no idle timer keeps the process alive)', async () => {
   const rt = new ActorRuntime();
   const a = rt.spawn<number, number>('long-idle', async (s, m) => (s ?? 0) + m, { idleMs: 60_000 });
