@@ -212,8 +212,7 @@ export class Connection implements OutputSink {
     const started = performance.now();
     this.#inFlight++;
     if (this.#inFlight >= this.#limits.pauseAt) this.#pause('in_flight');
-    const afterReply: Array<() => void> = [];
-    const ctx: OpContext = { rs: this.#rs, principal: this.principal, conn: this.#handle(kind, afterReply) };
+    const ctx = new RequestContext(this.#rs, this.principal, kind, this.#makeHandle);
     let code = 'ok';
     try {
       const result = await spec.run(ctx, req);
@@ -231,7 +230,7 @@ export class Connection implements OutputSink {
       requestsTotal.inc({ op, code });
       requestDuration.observe({ op }, (performance.now() - started) / 1000);
       if (this.#inFlight < this.#limits.pauseAt) this.#unpause('in_flight');
-      for (const f of afterReply) f();
+      if (ctx.afterReply !== undefined) for (const f of ctx.afterReply) f();
       if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
         const ws = this.#idleWaiters;
         this.#idleWaiters = [];
@@ -249,6 +248,9 @@ export class Connection implements OutputSink {
       this.#unpause('limit_exceeded');
     }, this.#limits.limitPauseMs);
   }
+
+  /** #handle for RequestContext (one function per connection, not per request). */
+  readonly #makeHandle = (kind: FrameKind, afterReply: Array<() => void>): ConnectionHandle => this.#handle(kind, afterReply);
 
   #handle(kind: FrameKind, afterReply: Array<() => void>): ConnectionHandle {
     return {
@@ -324,5 +326,28 @@ export class Connection implements OutputSink {
     this.#closeSubscriptions();
     if (this.#limitTimer) clearTimeout(this.#limitTimer);
     this.#wakeFlushWaiters();
+  }
+}
+
+/**
+ * What an op runs with. The connection handle (subscribe, unsubscribe) and
+ * the list of actions to run after the reply are made only for the ops that
+ * use them: made for every request, their closures lived as long as the
+ * request and were often promoted to the old generation with it.
+ */
+class RequestContext implements OpContext {
+  #conn: ConnectionHandle | undefined;
+  /** run once the reply is written (set by the handle's subscribe) */
+  afterReply: Array<() => void> | undefined;
+
+  constructor(
+    readonly rs: RoomServerApi,
+    readonly principal: Principal,
+    private readonly kind: FrameKind,
+    private readonly makeHandle: (kind: FrameKind, afterReply: Array<() => void>) => ConnectionHandle,
+  ) {}
+
+  get conn(): ConnectionHandle {
+    return (this.#conn ??= this.makeHandle(this.kind, (this.afterReply ??= [])));
   }
 }
