@@ -101,7 +101,9 @@ export class RoomServer implements RoomServerApi {
   private readonly pending = new Map<string, Pending>();
   /** room ID -> room version, for routing and parsing */
   private readonly versions = new Map<string, RoomVersion>();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Requests in flight (see track). */
+  private inFlightCount = 0;
+  private idleWaiters: Array<() => void> = [];
   private closing = false;
   private lastCreateTs = 0;
   private closed = false;
@@ -285,15 +287,28 @@ export class RoomServer implements RoomServerApi {
     });
   }
 
-  /** Keeps a request in the set close() drains until it settles; `after` runs then. */
+  /**
+   * Counts a request as in flight (close() waits for it) until it settles;
+   * `after` runs then. A count, not a set of promises: a set cost every
+   * request a derived promise chain and two set updates.
+   */
   private track<T>(p: Promise<T>, after?: () => void): Promise<T> {
-    const done = p.finally(() => {
+    this.inFlightCount++;
+    const settle = (): void => {
       after?.();
-      this.inFlight.delete(done);
-    });
-    done.catch(() => {});
-    this.inFlight.add(done);
+      if (--this.inFlightCount === 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    };
+    p.then(settle, settle);
     return p;
+  }
+
+  /** Resolves once no request is in flight. */
+  private whenIdle(): Promise<void> {
+    return this.inFlightCount === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private dispatchInput(p: PreparedInput): Promise<InputResult> {
@@ -492,14 +507,14 @@ export class RoomServer implements RoomServerApi {
     for (const gw of this.gateways.splice(0)) await gw.close();
     await this.supervisor.close(async () => {
       // parked inputs wait for a deadline; everything else finishes
-      for (let i = 0; i < 1000 && this.inFlight.size > 0; i++) {
-        await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, 50))]);
+      for (let i = 0; i < 1000 && this.inFlightCount > 0; i++) {
+        await Promise.race([this.whenIdle(), new Promise((r) => setTimeout(r, 50))]);
         if (this.onlyParkedLeft()) break;
       }
     });
     this.admission.close();
     this.hub.closeAll();
-    await Promise.allSettled([...this.inFlight]);
+    await this.whenIdle();
     this.closed = true;
     await this.crypto.close();
     await this.store.close();
