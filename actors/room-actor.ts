@@ -120,7 +120,21 @@ export class RoomLogic {
     hot.calc = new RoomStateCalc(hot.roomId, rv, this.store, hot.events);
   }
 
-  async handle(hot: RoomHot | undefined, msg: RoomMsg): Promise<RoomHot> {
+  handle(hot: RoomHot | undefined, msg: RoomMsg): Promise<RoomHot> {
+    if (hot !== undefined && msg.op === 'send') {
+      // The common case continues from the send's promise: no suspended frame of this function is
+      // kept (and copied by every young-generation collection) while the send waits for its commit.
+      const reply = msg.reply;
+      return this.onSend(hot, msg.req).then((r) => {
+        if (r instanceof RoomServerError) reply.reject(r);
+        else reply.resolve(r);
+        return hot;
+      });
+    }
+    return this.handleAny(hot, msg);
+  }
+
+  private async handleAny(hot: RoomHot | undefined, msg: RoomMsg): Promise<RoomHot> {
     const room = hot ?? (await this.load());
     switch (msg.op) {
       case 'input':

@@ -99,7 +99,8 @@ export const ops: Readonly<Record<string, OpSpec>> = {
 
   send: {
     role: 'admin',
-    async run(ctx, p) {
+    // not async: the caller awaits the send's own promise (a bad param throws into the caller's try)
+    run(ctx, p) {
       const req = {
         roomId: reqString(p, 'room_id'),
         sender: reqString(p, 'sender'),
