@@ -765,10 +765,12 @@ export class RoomLogic {
     }
     const input: PreparedInput = { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 };
     if (req.txnId !== undefined) input.txnId = req.txnId;
-    const out = await this.process(room, input, false);
-    if (out === 'parked') throw new RoomServerError('M_UNKNOWN', 'a local event was parked');
-    inputsTotal.inc({ status: out.status });
-    return { event_id: out.event_id, status: out.status };
+    // returned with a continuation rather than awaited: this frame is not kept during the commit
+    return this.process(room, input, false).then((out) => {
+      if (out === 'parked') throw new RoomServerError('M_UNKNOWN', 'a local event was parked');
+      inputsTotal.inc({ status: out.status });
+      return { event_id: out.event_id, status: out.status };
+    });
   }
 
   private async onCreate(room: RoomHot, c: PreparedCreate): Promise<CreateRoomReply> {
