@@ -121,7 +121,7 @@ export class ActorRuntime {
 
   /**
    * Stops the actors idle past their timeout. `last` lags the true time of
-   * the last message by up to one sweep interval, which the test allows for.
+   * the last message by up to one sweep interval, hence the slack.
    */
   private sweep(): void {
     const now = (this.clock = this.now());

@@ -295,7 +295,11 @@ export class RoomServer implements RoomServerApi {
   private track<T>(p: Promise<T>, after?: () => void): Promise<T> {
     this.inFlightCount++;
     const settle = (): void => {
-      after?.();
+      try {
+        after?.();
+      } catch (err) {
+        this.log.error({ err }, 'request cleanup failed');
+      }
       if (--this.inFlightCount === 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];
