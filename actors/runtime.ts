@@ -62,13 +62,14 @@ export interface ActorHandle<M> {
 
 export type Handler<S, M> = (state: S | undefined, msg: M) => Promise<S | undefined>;
 
-/** An actor with an idle timeout, as the sweep sees it. */
+/** An actor's mailbox state; in the sweep's set when it has an idle timeout. */
 interface IdleEntry {
   readonly ref: NactRef;
+  /** 0: never idles out */
   readonly idleMs: number;
   /** the runtime's clock when its mailbox last emptied */
   last: number;
-  /** handling messages (never idle meanwhile) */
+  /** a drain is dispatched or running (never idle meanwhile) */
   draining: boolean;
 }
 
@@ -145,8 +146,6 @@ export class ActorRuntime {
     const onError = opts.onError;
     const queue: M[] = [];
     let head = 0;
-    let draining = false;
-    let entry: IdleEntry | undefined;
     const DRAIN = {};
     const wrapped = async (state: S | undefined): Promise<S | undefined> => {
       try {
@@ -171,11 +170,8 @@ export class ActorRuntime {
         } else {
           queue.length = 0;
           head = 0;
-          draining = false;
-          if (entry !== undefined) {
-            entry.draining = false;
-            entry.last = this.clock;
-          }
+          entry.draining = false;
+          entry.last = this.clock;
         }
       }
       return state;
@@ -187,7 +183,7 @@ export class ActorRuntime {
       onCrash: (_msg: unknown, _err: unknown, ctx: { reset: symbol }) => ctx.reset,
       afterStop: (state: S | undefined) => {
         this.live.delete(ref);
-        if (entry !== undefined) this.idle.delete(entry);
+        this.idle.delete(entry);
         opts.afterStop?.(state);
       },
     };
@@ -198,9 +194,9 @@ export class ActorRuntime {
       props,
     );
     this.live.add(ref);
-    if (opts.idleMs && opts.idleMs > 0) {
-      this.clock = this.now();
-      entry = { ref, idleMs: opts.idleMs, last: this.clock, draining: false };
+    const entry: IdleEntry = { ref, idleMs: opts.idleMs && opts.idleMs > 0 ? opts.idleMs : 0, last: 0, draining: false };
+    if (entry.idleMs > 0) {
+      entry.last = this.clock = this.now();
       this.watch(entry);
     }
     const isAlive = () => !!systemMap.find(ref.system.name, ref);
@@ -210,15 +206,14 @@ export class ActorRuntime {
       send: (msg: M) => {
         if (!isAlive()) return false;
         queue.push(msg);
-        if (!draining) {
-          draining = true;
-          if (entry !== undefined) entry.draining = true;
+        if (!entry.draining) {
+          entry.draining = true;
           dispatch(ref, DRAIN, NO_SENDER);
         }
         return true;
       },
       stop: () => {
-        if (entry !== undefined) this.idle.delete(entry);
+        this.idle.delete(entry);
         nact.stop(ref as never);
       },
     };
