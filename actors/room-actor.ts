@@ -124,14 +124,16 @@ export class RoomLogic {
     if (hot !== undefined && msg.op === 'send') {
       // The common case continues from the send's promise: no suspended frame of this function is
       // kept (and copied by every young-generation collection) while the send waits for its commit.
-      const reply = msg.reply;
-      return this.onSend(hot, msg.req).then((r) => {
-        if (r instanceof RoomServerError) reply.reject(r);
-        else reply.resolve(r);
-        return hot;
-      });
+      return this.sendAndReply(hot, msg).then(() => hot);
     }
     return this.handleAny(hot, msg);
+  }
+
+  private sendAndReply(room: RoomHot, msg: Extract<RoomMsg, { op: 'send' }>): Promise<void> {
+    return this.onSend(room, msg.req).then((r) => {
+      if (r instanceof RoomServerError) msg.reply.reject(r);
+      else msg.reply.resolve(r);
+    });
   }
 
   private async handleAny(hot: RoomHot | undefined, msg: RoomMsg): Promise<RoomHot> {
@@ -140,12 +142,9 @@ export class RoomLogic {
       case 'input':
         await this.onInput(room, msg.input, msg.reply);
         break;
-      case 'send': {
-        const r = await this.onSend(room, msg.req);
-        if (r instanceof RoomServerError) msg.reply.reject(r);
-        else msg.reply.resolve(r);
+      case 'send':
+        await this.sendAndReply(room, msg);
         break;
-      }
       case 'create':
         msg.reply.resolve(await this.onCreate(room, msg.create));
         break;
