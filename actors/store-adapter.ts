@@ -234,6 +234,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
         softFailed: r.softFailed,
         redacted: r.redacted,
         stateBeforeNid: r.beforeSnapshot,
+        eventId: r.eventId,
       };
       if (r.rejectReason !== undefined) meta.rejectReason = r.rejectReason;
       su.putEvent(eventNid, meta, ev.text ?? ev.json);
@@ -267,7 +268,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
         const nid = await this.store.lookupNid(Ns.EVENT, r.eventId);
         const meta = nid ? await this.store.getEventMeta(nid) : undefined;
         if (!rec || !nid || !meta) continue;
-        su.putEvent(nid, { ...meta, redacted: true }, r.redactedJson);
+        su.putEvent(nid, { ...meta, eventId: r.eventId, redacted: true }, r.redactedJson);
         redacted.push({ eventId: r.eventId, rec: { ...rec, redacted: true } });
       }
     }

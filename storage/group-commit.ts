@@ -89,12 +89,12 @@ class OpenBatch {
   readonly put: (k: Buffer, v: Buffer | string) => void;
   readonly del: (k: Buffer) => void;
 
-  /** Adds a pending record (after the ones it depends on) unless it is durable or already in a batch. */
-  include(item: PendingItem): void {
+  /** Adds a pending record (after the ones it depends on) for a unit, unless it is durable or already in a batch. */
+  include(item: PendingItem, unit: CommitUnit): void {
     if (item.state !== PENDING) return;
     item.state = WRITING;
-    for (const d of item.deps) this.include(d);
-    item.write(this.put);
+    for (const d of item.deps) this.include(d, unit);
+    item.write(this.put, unit);
     this.items.push(item);
   }
 
@@ -202,7 +202,7 @@ export class GroupCommitter {
   /** Copies a unit (and the pending records it needs) into an open batch. */
   private copy(ob: OpenBatch, unit: CommitUnit): void {
     const { put, del } = ob;
-    if (unit.deps !== undefined) for (const d of unit.deps) ob.include(d);
+    if (unit.deps !== undefined) for (const d of unit.deps) ob.include(d, unit);
     if (unit.outputs.length > 0) {
       const positions: number[] = [];
       for (const o of unit.outputs) {

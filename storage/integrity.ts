@@ -1,7 +1,9 @@
 /**
  * A full scan of the database that checks the invariants storage promises
  * after a crash at any point:
- * - the string <-> NID maps are a bijection per namespace, with no NID 0;
+ * - the string <-> NID maps are a bijection per namespace, with no NID 0
+ *   (an event's metadata record, which holds its ID, counts as its NID ->
+ *   string entry);
  * - every stored reference resolves: event -> room/type/state key/prev/auth
  *   NIDs and its state-before snapshot; snapshot -> blocks -> stored events;
  *   room -> create event, extremities, current snapshot; membership and
@@ -93,6 +95,27 @@ export async function checkIntegrity(db: Db): Promise<IntegrityReport> {
     }
     r.set(readU64(k, 2), v.toString('utf8'));
   }
+  // ---- events (their metadata is the NID -> string direction of their mapping)
+  const metas = new Map<number, EventMeta>();
+  const eventReverse = reverse.get(Ns.EVENT)!;
+  for await (const [k, v] of scan(db, T_EVENT_META)) {
+    const nid = readU64(k, 1);
+    try {
+      const m = decodeEventMeta(v);
+      metas.set(nid, m);
+      if (m.eventId !== undefined) {
+        const other = eventReverse.get(nid);
+        if (other !== undefined && other !== m.eventId) {
+          bad(`event ${nid}: metadata names ${JSON.stringify(m.eventId)} but NID -> string names ${JSON.stringify(other)}`);
+        }
+        eventReverse.set(nid, m.eventId);
+      }
+    } catch {
+      bad(`event ${nid}: metadata does not decode`);
+    }
+    counts.events++;
+  }
+
   for (const ns of ALL_NS) {
     const f = forward.get(ns)!;
     const r = reverse.get(ns)!;
@@ -111,17 +134,6 @@ export async function checkIntegrity(db: Db): Promise<IntegrityReport> {
   }
   const has = (ns: Ns, nid: number): boolean => reverse.get(ns)!.has(nid);
 
-  // ---- events
-  const metas = new Map<number, EventMeta>();
-  for await (const [k, v] of scan(db, T_EVENT_META)) {
-    const nid = readU64(k, 1);
-    try {
-      metas.set(nid, decodeEventMeta(v));
-    } catch {
-      bad(`event ${nid}: metadata does not decode`);
-    }
-    counts.events++;
-  }
   const jsons = new Set<number>();
   for await (const [k] of scan(db, T_EVENT_JSON)) jsons.add(readU64(k, 1));
 

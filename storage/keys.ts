@@ -7,8 +7,8 @@
  *   0x00 'schema'                         -> schema version (u64)
  *   0x00 'journal_next'                   -> next journal sequence (u64)
  *   0x01 ns string                        -> NID (u64)            string -> NID
- *   0x02 ns nid                           -> UTF-8 string         NID -> string
- *   0x10 eventNid                         -> event metadata (msgpack)
+ *   0x02 ns nid                           -> UTF-8 string         NID -> string (*)
+ *   0x10 eventNid                         -> event metadata (msgpack, with the event ID)
  *   0x11 eventNid                         -> event JSON (UTF-8 JSON text)
  *   0x20 blockNid                         -> state block bytes (state-block.ts)
  *   0x21 hash16                           -> blockNid (u64)
@@ -22,6 +22,10 @@
  *   0x61 len16 sender txnId               -> txn record (msgpack)
  *   0x62 targetNid redactionNid           -> empty (redactions index)
  *   0x70 len16 serverName keyId           -> server key (msgpack [publicKey, validUntilTs])
+ *
+ * (*) Not written for an event whose metadata goes into the same write as its
+ * mapping (nearly every event): the metadata record holds the event ID. Event
+ * NIDs named before their event is stored (a missing prev event) have one.
  *
  * Only storage/ uses these encodings.
  */

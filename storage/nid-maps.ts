@@ -14,12 +14,12 @@
 import type { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
 import type { BatchGetter } from './batch-get.js';
-import { nid2StrKey, prefixRange, readU64, str2NidKey, T_NID2STR, T_STR2NID, u64Value } from './keys.js';
+import { nid2StrKey, nidKey, prefixRange, readU64, str2NidKey, T_EVENT_META, T_NID2STR, T_STR2NID, u64Value } from './keys.js';
 import { Lru } from './lru.js';
 import { KeyFilter } from './key-filter.js';
 import { ALL_NS, firstDynamicNid, nidLimit, Ns, nsName, preassigned } from './nids.js';
-import { DURABLE, PendingItem, type PutFn } from './pending.js';
-import { corrupt } from './records.js';
+import { DURABLE, PENDING, PendingItem, type PutFn } from './pending.js';
+import { corrupt, decodeEventMeta } from './records.js';
 
 const NO_DEPS: readonly PendingItem[] = [];
 /** Most strings remembered as absent per namespace. */
@@ -28,6 +28,12 @@ const ABSENT_MAX = 10_000;
 class PendingMapping extends PendingItem {
   readonly deps = NO_DEPS;
   readonly opCount = 2;
+  /**
+   * Events only: the commit unit that stores this event's metadata, which
+   * carries the event ID. When that unit is the one writing the mapping, the
+   * NID -> string record is left out (the metadata is that direction).
+   */
+  carrier: object | undefined;
   constructor(
     private readonly sp: Namespace,
     readonly nid: number,
@@ -38,9 +44,10 @@ class PendingMapping extends PendingItem {
     super();
   }
 
-  write(put: PutFn): void {
+  write(put: PutFn, unit: object | undefined): void {
     put(this.key, u64Value(this.nid));
-    put(nid2StrKey(this.sp.ns, this.nid), this.str);
+    if (unit === undefined || unit !== this.carrier) put(nid2StrKey(this.sp.ns, this.nid), this.str);
+    this.carrier = undefined;
   }
 
   onDurable(): void {
@@ -141,6 +148,12 @@ export class NidMaps {
       let highest = 0;
       for await (const k of this.db.keys({ ...prefixRange(Buffer.from([T_NID2STR, sp.ns])), reverse: true, limit: 1 })) {
         highest = readU64(k, 2);
+      }
+      if (sp.ns === Ns.EVENT) {
+        // a stored event's metadata record is its NID -> ID direction (see PendingMapping.carrier)
+        for await (const k of this.db.keys({ ...prefixRange(Buffer.from([T_EVENT_META])), reverse: true, limit: 1 })) {
+          highest = Math.max(highest, readU64(k, 1));
+        }
       }
       sp.next = Math.max(highest + 1, firstDynamicNid(sp.ns));
       for (const [s, n] of sp.preStr) {
@@ -308,9 +321,17 @@ export class NidMaps {
     const sp = this.space(ns);
     const known = knownStr(sp, nid);
     if (known !== undefined) return known;
-    const v = await this.getter.get(nid2StrKey(ns, nid));
-    if (v === undefined) return undefined;
-    const s = v.toString('utf8');
+    let s: string | undefined;
+    if (ns === Ns.EVENT) {
+      // a stored event's ID is in its metadata (a NID -> string record exists only for the others)
+      const m = await this.getter.get(nidKey(T_EVENT_META, nid));
+      if (m !== undefined) s = decodeEventMeta(m).eventId;
+    }
+    if (s === undefined) {
+      const v = await this.getter.get(nid2StrKey(ns, nid));
+      if (v === undefined) return undefined;
+      s = v.toString('utf8');
+    }
     sp.byNid.set(nid, s);
     sp.byStr.set(s, nid);
     return s;
@@ -338,6 +359,18 @@ export class NidMaps {
   pendingOf(ns: Ns, nid: number): PendingItem | undefined {
     const sp = this.spaces.get(ns);
     return sp === undefined || sp.pendNid.size === 0 ? undefined : sp.pendNid.get(nid);
+  }
+
+  /**
+   * Notes that `unit` writes the metadata record of an event, which carries
+   * its ID: if the event's mapping is still pending and that unit writes
+   * it, the mapping needs no NID -> string record.
+   */
+  carryEventId(nid: number, unit: object): void {
+    const sp = this.space(Ns.EVENT);
+    if (sp.pendNid.size === 0) return;
+    const m = sp.pendNid.get(nid);
+    if (m !== undefined && m.state === PENDING) m.carrier = unit;
   }
 
   /** Count of mappings allocated but not yet written (for metrics and tests). */

@@ -19,8 +19,8 @@ export abstract class PendingItem {
   abstract readonly deps: readonly PendingItem[];
   /** Number of puts `write` makes. */
   abstract readonly opCount: number;
-  /** Emits the puts that make the item durable. */
-  abstract write(put: PutFn): void;
+  /** Emits the puts that make the item durable; `unit` is the commit unit whose dependency it is. */
+  abstract write(put: PutFn, unit: object | undefined): void;
   /** Called once the batch holding the item is written: move it from the pending maps to the caches. */
   abstract onDurable(): void;
 }

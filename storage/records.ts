@@ -53,6 +53,13 @@ export interface EventMeta {
   rejectReason?: string;
   /** Snapshot of the state before the event; 0 = empty state or none (outliers, rejected without state). */
   stateBeforeNid: number;
+  /**
+   * The event ID: the NID -> ID direction of the event's mapping (see
+   * keys.ts). Every record written carries it (CommitUnit.putEvent fills it
+   * in); records of schema 1 may lack it, their events have a NID -> string
+   * record instead.
+   */
+  eventId?: string;
 }
 
 const F_OUTLIER = 1;
@@ -60,7 +67,8 @@ const F_REJECTED = 2;
 const F_SOFT_FAILED = 4;
 const F_REDACTED = 8;
 
-export function encodeEventMeta(m: EventMeta): Buffer {
+/** `eventId` (default m.eventId) is stored as the record's event ID. */
+export function encodeEventMeta(m: EventMeta, eventId: string | undefined = m.eventId): Buffer {
   const flags =
     (m.outlier ? F_OUTLIER : 0) | (m.rejected ? F_REJECTED : 0) | (m.softFailed ? F_SOFT_FAILED : 0) | (m.redacted ? F_REDACTED : 0);
   const arr: unknown[] = [
@@ -75,18 +83,21 @@ export function encodeEventMeta(m: EventMeta): Buffer {
     flags,
     m.stateBeforeNid,
   ];
-  if (m.rejectReason !== undefined) arr.push(m.rejectReason);
+  // [10]: reject reason (nil when none, absent when nothing follows), [11]: event ID
+  if (m.rejectReason !== undefined || eventId !== undefined) arr.push(m.rejectReason ?? null);
+  if (eventId !== undefined) arr.push(eventId);
   return pack(arr);
 }
 
 export function decodeEventMeta(b: Uint8Array): EventMeta {
   const a = unpack(b);
   if (!Array.isArray(a) || a.length < 10) throw corrupt('event metadata');
-  const [roomNid, typeNid, stateKeyNid, sender, depth, ts, prev, auth, flags, stateBeforeNid, reason] = a as unknown[];
+  const [roomNid, typeNid, stateKeyNid, sender, depth, ts, prev, auth, flags, stateBeforeNid, reason, eventId] = a as unknown[];
   if (
     !isNum(roomNid) || !isNum(typeNid) || !isNum(stateKeyNid) || typeof sender !== 'string' ||
     typeof depth !== 'number' || typeof ts !== 'number' || !isNumArray(prev) || !isNumArray(auth) ||
-    !isNum(flags) || !isNum(stateBeforeNid) || (reason !== undefined && typeof reason !== 'string')
+    !isNum(flags) || !isNum(stateBeforeNid) || (reason != null && typeof reason !== 'string') ||
+    (eventId !== undefined && typeof eventId !== 'string')
   ) {
     throw corrupt('event metadata');
   }
@@ -105,7 +116,8 @@ export function decodeEventMeta(b: Uint8Array): EventMeta {
     redacted: (flags & F_REDACTED) !== 0,
     stateBeforeNid,
   };
-  if (reason !== undefined) m.rejectReason = reason;
+  if (reason != null) m.rejectReason = reason;
+  if (eventId !== undefined) m.eventId = eventId;
   return m;
 }
 

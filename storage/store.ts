@@ -137,7 +137,15 @@ export type { StateChange } from './snapshots.js';
 export type { SnapshotRecord } from './snapshot-record.js';
 export { CommitUnit } from './unit.js';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: event metadata records carry the event ID, and an event stored in the
+ * same write as its mapping has no NID -> string record. A schema 1 database
+ * (every event has a NID -> string record) is read the same way, and marked
+ * 2 when opened: code that reads only schema 1 cannot open it afterwards.
+ */
+export const SCHEMA_VERSION = 2;
+/** Older schemas this code reads as they are (see SCHEMA_VERSION). */
+const READABLE_SCHEMAS: readonly number[] = [1];
 
 export interface StoreOptions {
   /** Sync every group write and journal append to disk (default false). */
@@ -261,7 +269,7 @@ export class Store {
     let txns: KeyFilter | undefined;
     try {
       const schema = await db.get(SCHEMA_KEY);
-      if (schema === undefined) {
+      if (schema === undefined || READABLE_SCHEMAS.includes(readU64(schema, 0))) {
         await db.put(SCHEMA_KEY, u64Value(SCHEMA_VERSION), { sync: true });
       } else if (readU64(schema, 0) !== SCHEMA_VERSION) {
         throw new RoomServerError('M_UNKNOWN', `database schema ${readU64(schema, 0)} is not ${SCHEMA_VERSION}`, 'storage_schema');

@@ -196,6 +196,17 @@ export class CommitUnit {
     if (!Number.isFinite(meta.depth) || !Number.isFinite(meta.originServerTs)) {
       throw new RoomServerError('M_INVALID_PARAM', 'depth and origin_server_ts must be numbers', 'storage_bad_meta');
     }
+    // The record carries the event ID (the NID -> ID direction of the mapping): when the mapping is
+    // still pending, it is written with this unit and needs no NID -> string record of its own.
+    const known = this.maps.peekStr(Ns.EVENT, eventNid);
+    const eventId = meta.eventId ?? known;
+    if (typeof eventId !== 'string') {
+      throw new RoomServerError('M_INVALID_PARAM', `the event ID of event NID ${eventNid} is not known: give meta.eventId`, 'storage_bad_meta');
+    }
+    if (known !== undefined && known !== eventId) {
+      throw new RoomServerError('M_INVALID_PARAM', `event NID ${eventNid} is ${known}, not ${eventId}`, 'storage_bad_meta');
+    }
+    this.maps.carryEventId(eventNid, this);
     this.ref(Ns.EVENT, eventNid);
     this.ref(Ns.ROOM, meta.roomNid);
     this.ref(Ns.TYPE, meta.typeNid);
@@ -203,7 +214,7 @@ export class CommitUnit {
     for (const n of meta.prevEventNids) this.ref(Ns.EVENT, n);
     for (const n of meta.authEventNids) this.ref(Ns.EVENT, n);
     if (meta.stateBeforeNid !== 0) (this.snapshotRefs ??= []).push(meta.stateBeforeNid);
-    this.put(nidKey(T_EVENT_META, eventNid), encodeEventMeta(meta));
+    this.put(nidKey(T_EVENT_META, eventNid), encodeEventMeta(meta, eventId));
     if (json !== undefined) this.put(nidKey(T_EVENT_JSON, eventNid), eventJsonValue(json));
   }
 

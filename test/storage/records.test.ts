@@ -60,6 +60,13 @@ test('event metadata round trips with every flag combination', () => {
   assert.equal(decodeEventMeta(encodeEventMeta(rejected)), rejected);
   const big = meta({ roomNid: 2 ** 40, prevEventNids: [2 ** 52], depth: 2 ** 53 - 1 });
   assert.equal(decodeEventMeta(encodeEventMeta(big)), big);
+  // the event ID, with and without a reject reason before it; a record without one (schema 1) reads back without
+  const withId = meta({ eventId: '$abc:x' });
+  assert.equal(decodeEventMeta(encodeEventMeta(withId)), withId);
+  const both = meta({ rejected: true, rejectReason: 'bad', eventId: '$abc:x' });
+  assert.equal(decodeEventMeta(encodeEventMeta(both)), both);
+  assert.equal(decodeEventMeta(encodeEventMeta(withId, '$given')), { ...withId, eventId: '$given' });
+  assert.is('eventId' in decodeEventMeta(encodeEventMeta(meta())), false);
 });
 
 test('room, membership, txn and server key records round trip', () => {
@@ -94,6 +101,7 @@ test('caller JSON keeps a __proto__ key, floats and unicode exactly', () => {
 test('malformed stored values are typed storage errors', () => {
   corrupt(() => decodeEventMeta(pack(['x'])));
   corrupt(() => decodeEventMeta(pack([1, 2, 3, 4, 5, 6, 'prev', [], 0, 0])));
+  corrupt(() => decodeEventMeta(pack([1, 2, 3, 's', 5, 6, [], [], 0, 0, null, 42])));
   corrupt(() => decodeRoom(pack({ a: 1 })));
   corrupt(() => decodeMembership(pack([1, 2])));
   corrupt(() => decodeTxn(pack(['a'])));

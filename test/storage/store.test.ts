@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
-import { Ns, Store, TYPE_MEMBER, TYPE_REDACTION } from '../../storage/index.js';
+import { Ns, SCHEMA_VERSION, Store, TYPE_MEMBER, TYPE_REDACTION } from '../../storage/index.js';
+import { encodeEventMeta } from '../../storage/records.js';
 import { nid2Key, nidKey, str2NidKey, T_BLOCK, T_EVENT_META, T_NID2STR, T_OUTPUT, T_OUTPUT_BY_ROOM, T_TXN, u64Value } from '../../storage/keys.js';
 import { countReads, meta, rejectsWith, tempDir, withStore } from './helpers.js';
 import type { KeyFilter } from '../../storage/key-filter.js';
@@ -26,8 +27,9 @@ test('events: metadata and JSON are stored apart and read back, singly and in ba
     u.putEvent(e1!, m1, json1);
     u.putEvent(e2!, m2, '{"type":"m.room.message","content":{"body":"hi"}}');
     await store.commit(u);
-    assert.equal(await store.getEventMeta(e1!), m1);
-    assert.equal(await store.getEventMetas([e2!, 999, e1!]), [m2, undefined, m1]);
+    // the records carry the event IDs (the NID -> ID direction of the mappings)
+    assert.equal(await store.getEventMeta(e1!), { ...m1, eventId: '$one' });
+    assert.equal(await store.getEventMetas([e2!, 999, e1!]), [{ ...m2, eventId: '$two' }, undefined, { ...m1, eventId: '$one' }]);
     assert.equal(await store.getEventJson(e1!), JSON.parse(JSON.stringify(json1)));
     assert.is((await store.getEventJsonBytes(e2!))!.toString(), '{"type":"m.room.message","content":{"body":"hi"}}');
     assert.is(await store.getEventJson(12345), undefined);
@@ -38,6 +40,85 @@ test('events: metadata and JSON are stored apart and read back, singly and in ba
     await store.commit(u2);
     assert.is((await store.getEventMeta(e1!))!.redacted, true);
     assert.equal(await store.getEventJson(e1!), JSON.parse(JSON.stringify(json1)));
+  });
+});
+
+test('an event stored with its mapping has its ID in its metadata only; a NID named before its event has a NID -> ID record', async () => {
+  const dir = tempDir('event-ids');
+  let store = await Store.open(dir);
+  const roomNid = await setupRoom(store, '!ids:x');
+  const u = store.unit();
+  const stored = await u.nid(Ns.EVENT, '$stored');
+  const missing = await u.nid(Ns.EVENT, '$missing-prev');
+  u.putEvent(stored, meta(roomNid, TYPE_MEMBER, { prevEventNids: [missing] }), {});
+  await store.commit(u);
+  const reverse = (nid: number) => store.db.get(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(nid)]));
+  assert.is(await reverse(stored), undefined, 'no NID -> string record for the stored event');
+  assert.is((await reverse(missing))?.toString(), '$missing-prev');
+  assert.is((await store.getEventMeta(stored))!.eventId, '$stored');
+  // The event's own later unit finds the mapping durable: still no second record.
+  const u2 = store.unit();
+  u2.putEvent(missing, meta(roomNid, TYPE_MEMBER), {});
+  await store.commit(u2);
+  assert.is((await store.getEventMeta(missing))!.eventId, '$missing-prev');
+  await store.close();
+
+  // After a reopen (nothing cached) both directions resolve, and new NIDs go above the stored ones.
+  store = await Store.open(dir);
+  assert.equal(await store.strs(Ns.EVENT, [stored, missing]), ['$stored', '$missing-prev']);
+  assert.is(await store.lookupNid(Ns.EVENT, '$stored'), stored);
+  const u3 = store.unit();
+  const next = await u3.nid(Ns.EVENT, '$next');
+  assert.ok(next > Math.max(stored, missing), `new NID ${next} is above ${stored} and ${missing}`);
+  u3.putEvent(next, meta(roomNid, TYPE_MEMBER), {});
+  await store.commit(u3);
+  await store.close();
+  // the highest event NID has only its metadata record: the counter is still recovered past it
+  store = await Store.open(dir);
+  const u4 = store.unit();
+  assert.ok((await u4.nid(Ns.EVENT, '$after')) > next);
+  const report = await store.checkIntegrity();
+  assert.ok(report.ok, report.problems.join('\n'));
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('schema: a schema 1 database opens and is marked 2 (it reads the same); an unknown schema is refused', async () => {
+  const dir = tempDir('schema');
+  const schemaKey = Buffer.concat([Buffer.from([0]), Buffer.from('schema')]);
+  let store = await Store.open(dir);
+  const roomNid = await setupRoom(store, '!s:x');
+  const u = store.unit();
+  const e = await u.nid(Ns.EVENT, '$old');
+  u.putEvent(e, meta(roomNid, TYPE_MEMBER), {});
+  await store.commit(u);
+  // Make it look like schema 1: the event has a NID -> ID record and metadata without the ID.
+  const m = (await store.getEventMeta(e))!;
+  delete m.eventId;
+  await store.db.put(nidKey(T_EVENT_META, e), encodeEventMeta(m));
+  await store.db.put(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(e)]), Buffer.from('$old'));
+  await store.db.put(schemaKey, u64Value(1));
+  await store.close();
+  store = await Store.open(dir);
+  assert.is((await store.db.get(schemaKey))!.readUInt32BE(4), SCHEMA_VERSION);
+  assert.equal(await store.strs(Ns.EVENT, [e]), ['$old']);
+  assert.ok((await store.checkIntegrity()).ok);
+  await store.db.put(schemaKey, u64Value(SCHEMA_VERSION + 1));
+  await store.close();
+  await rejectsWith(Store.open(dir), 'storage_schema');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('putEvent needs the event ID: given, or known for the NID; a contradicting one is refused', async () => {
+  await withStore('event-id-checks', async (store) => {
+    const roomNid = await setupRoom(store, '!c:x');
+    const u = store.unit();
+    const e = await u.nid(Ns.EVENT, '$real');
+    await rejectsWith(() => u.putEvent(e, meta(roomNid, TYPE_MEMBER, { eventId: '$other' }), {}), 'storage_bad_meta');
+    await rejectsWith(() => u.putEvent(e + 1000, meta(roomNid, TYPE_MEMBER), {}), 'storage_bad_meta');
+    u.putEvent(e, meta(roomNid, TYPE_MEMBER, { eventId: '$real' }), {});
+    await store.commit(u);
+    assert.is((await store.getEventMeta(e))!.eventId, '$real');
   });
 });
 
@@ -357,6 +438,8 @@ test('the integrity check finds broken references, mapping conflicts and output 
     // A second string claiming the same event NID.
     await store.db.put(str2NidKey(Ns.EVENT, '$impostor'), u64Value(e));
     await store.db.put(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(e + 50)]), Buffer.from('$orphan'));
+    // A NID -> string record contradicting the ID in the event's metadata.
+    await store.db.put(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(e)]), Buffer.from('$liar'));
     const bad = await store.checkIntegrity();
     assert.not.ok(bad.ok);
     const text = bad.problems.join('\n');
@@ -364,6 +447,7 @@ test('the integrity check finds broken references, mapping conflicts and output 
     assert.match(text, 'output log gap: expected position 1, found 2');
     assert.match(text, `NID ${e} names two strings`);
     assert.match(text, `has no matching string -> NID entry`);
+    assert.match(text, `event ${e}: metadata names "$i1" but NID -> string names "$liar"`);
   });
 });
 
