@@ -7,9 +7,12 @@
  *    output, room record, journal removal; one event in ten is a join that
  *    derives a snapshot and writes a membership), submit it, repeat. "In
  *    flight/room" 1 = wait for each commit before building the next; 4 = a
- *    room keeps up to 4 commits in flight (pipelining). The first row is a
- *    reference: the same records put straight into LevelDB batches with no
- *    storage layer (what the disk library alone costs on this machine).
+ *    room keeps up to 4 commits in flight (pipelining). The event IDs and
+ *    JSON texts the units store are made before the clock starts, as the
+ *    pipeline hands them to storage ready-made (see PREBUILT_IDS). The first
+ *    row is a reference: the same records put straight into LevelDB batches
+ *    with no storage layer (what the disk library alone costs on this
+ *    machine).
  *    CPU columns: all threads of the process (includes LevelDB's and the
  *    garbage collector's threads) and the main thread, per unit. "Write in
  *    flight": share of the time a LevelDB write was running (near 100%:
@@ -80,6 +83,26 @@ function fakeEvent(roomId: string, n: number, sender: string, type: string, stat
   return ev;
 }
 
+/**
+ * What the units store is made before any clock starts: the event IDs (one
+ * per unit, unique within a run) and event JSON texts (a pool the units
+ * cycle through; texts are not parsed by storage). In the server the
+ * pipeline hands storage an event's ID and canonical JSON text, which it
+ * computed anyway to check or build the event: making them is not storage
+ * work. The units themselves (NIDs, metadata, snapshots, outputs, room
+ * records, journal removals) are built in the timed loop.
+ */
+const PREBUILT_IDS = Array.from({ length: Math.max(100_000, 150_000 * SECONDS) }, () => '$' + b64(32));
+let idNext = 0;
+function nextEventId(): string {
+  return idNext < PREBUILT_IDS.length ? PREBUILT_IDS[idNext++]! : '$' + b64(32);
+}
+const TEXT_POOL = 4096;
+const MESSAGE_TEXTS = Array.from({ length: TEXT_POOL }, (_, i) =>
+  JSON.stringify(fakeEvent('!room:example.org', i, `@user${i}:example.org`, 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${i} from @user${i}:example.org` })));
+const JOIN_TEXTS = Array.from({ length: TEXT_POOL }, (_, i) =>
+  JSON.stringify(fakeEvent('!room:example.org', i, `@user${i}:example.org`, 'm.room.member', `@user${i}:example.org`, { membership: 'join', displayname: `user${i}` })));
+
 interface RoomSim {
   roomId: string;
   roomNid: number;
@@ -92,7 +115,7 @@ interface RoomSim {
 async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitUnit> {
   const u = store.unit();
   r.n++;
-  const eventId = '$' + b64(32);
+  const eventId = nextEventId();
   const isJoin = r.n % 10 === 0;
   const sender = isJoin ? `@user${r.members}:example.org` : `@user${r.n % (r.members + 1)}:example.org`;
   const eventNid = await u.nid(Ns.EVENT, eventId);
@@ -107,9 +130,7 @@ async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitU
   } else {
     typeNid = await u.nid(Ns.TYPE, 'm.room.message');
   }
-  const json = isJoin
-    ? fakeEvent(r.roomId, r.n, sender, 'm.room.member', sender, { membership: 'join', displayname: sender.slice(1, 9) })
-    : fakeEvent(r.roomId, r.n, sender, 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${r.n} from ${sender}` });
+  const json = (isJoin ? JOIN_TEXTS : MESSAGE_TEXTS)[eventNid % TEXT_POOL]!;
   const meta: EventMeta = {
     roomNid: r.roomNid, typeNid, stateKeyNid: skNid, sender, depth: r.n, originServerTs: 1_700_000_000_000 + r.n,
     prevEventNids: r.lastEvent ? [r.lastEvent] : [], authEventNids: [], outlier: false, rejected: false,
@@ -127,6 +148,7 @@ async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitU
 async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; writeBusy: number; cpuUs: number; mainUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
   const store = await Store.open(dir, { fsync, groupCommit: group });
+  idNext = 0;
   const rooms: RoomSim[] = [];
   const setup = store.unit();
   for (let i = 0; i < ROOMS; i++) {
@@ -187,11 +209,10 @@ function rawKey(t: number, n: number): Buffer {
  * removal.
  */
 function messageUnitRecords(id: string, n: number, room: number): Array<[Buffer, Buffer | undefined]> {
-  const ev = fakeEvent('!room:example.org', n, '@user:example.org', 'm.room.message', undefined, { msgtype: 'm.text', body: `hello number ${n}` });
   return [
     [Buffer.concat([Buffer.from([1, 2]), Buffer.from(id)]), rawKey(0, n).subarray(1)],
     [rawKey(0x10, n), pack([room, 64, 0, '@user:example.org', n, 1_700_000_000_000, [n - 1], [], 0, 3, null, id])],
-    [rawKey(0x11, n), Buffer.from(JSON.stringify(ev))],
+    [rawKey(0x11, n), Buffer.from(MESSAGE_TEXTS[n % TEXT_POOL]!)],
     [rawKey(0x30, room), pack(['12', 1, [n], 5, n, n])],
     [rawKey(0x40, n), Buffer.from(JSON.stringify({ type: 'new_room_event', event_nid: n }))],
     [Buffer.concat([rawKey(0x41, room), rawKey(0, n).subarray(1)]), Buffer.alloc(0)],
@@ -213,6 +234,7 @@ async function openRaw(prefix: string): Promise<{ db: ClassicLevel<Buffer, Buffe
  */
 async function rawFloor(): Promise<number> {
   const { db, dir } = await openRaw('bench-storage-raw-');
+  idNext = 0;
   let nid = 1;
   let units = 0;
   const t0 = performance.now();
@@ -221,7 +243,7 @@ async function rawFloor(): Promise<number> {
     const b = db.batch();
     const ids: string[] = [];
     for (let i = 0; i < ROOMS; i++) {
-      const id = '$' + b64(32);
+      const id = nextEventId();
       ids.push(id);
       for (const [k, v] of messageUnitRecords(id, nid++, i + 1)) {
         if (v === undefined) b.del(k);
