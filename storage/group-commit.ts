@@ -35,6 +35,11 @@ export interface CommitterOptions {
   maxGroupUnits: number;
   /** With no write in flight, a batch this full is written at once instead of at the end of the event loop turn. */
   eagerUnits: number;
+  /**
+   * Most commit promises resolved in one turn of the event loop (see
+   * GroupCommitter.settle); 0 = all of a write's at once.
+   */
+  resolveChunk: number;
 }
 
 export interface CommitStats {
@@ -43,6 +48,12 @@ export interface CommitStats {
   ops: number;
   /** Time with a write in flight (ms): near the elapsed time means LevelDB's write is the bottleneck. */
   writeMs: number;
+}
+
+interface Waiter {
+  resolve: (r: CommitResult) => void;
+  reject: (e: unknown) => void;
+  positions: number[];
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -81,7 +92,7 @@ class OpenBatch {
   /** about the bytes put (keys and values; strings by length) */
   bytes = 0;
   readonly items: PendingItem[] = [];
-  readonly waiters: Array<{ resolve: (r: CommitResult) => void; reject: (e: unknown) => void; positions: number[] }> = [];
+  readonly waiters: Waiter[] = [];
   /** The last room record of each room (earlier ones would be overwritten in the same batch anyway). */
   readonly rooms = new Map<number, RoomRecord>();
   /** The last output position of each room in this batch. */
@@ -144,6 +155,9 @@ export class GroupCommitter {
   private head: number;
   private failed: RoomServerError | undefined;
   private idleWaiters: Array<() => void> = [];
+  /** Written units whose commit promises are still to be resolved, oldest first (see settle). */
+  private settling: Waiter[] = [];
+  private settleHead = 0;
   /**
    * Written native batches, cleared, for the next OpenBatch. A fresh
    * native batch grows its buffer from nothing (fresh pages, page faults
@@ -234,7 +248,7 @@ export class GroupCommitter {
 
   /** Resolves once every unit submitted so far is written (or failed). */
   idle(): Promise<void> {
-    if (!this.running && !this.scheduled) return Promise.resolve();
+    if (!this.running && !this.scheduled && this.settleHead >= this.settling.length) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -249,13 +263,53 @@ export class GroupCommitter {
     } finally {
       this.inFlight = undefined;
       this.running = false;
-      if (!this.scheduled) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
+      this.maybeIdle();
     }
   }
+
+  /** Wakes idle() callers once nothing is scheduled, written or waiting to be resolved. */
+  private maybeIdle(): void {
+    if (this.running || this.scheduled || this.settleHead < this.settling.length) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Resolves the commit promises of a written batch, in submission order,
+   * at most resolveChunk of them per turn of the event loop. Each
+   * resolution runs its caller's continuation (a room actor's next steps:
+   * replies, outputs, often the next unit) before the turn ends; resolving
+   * thousands in one turn kept the event loop from noticing that the next
+   * write had finished, so LevelDB sat idle until they were all done.
+   * Promises of a later batch never resolve before those of an earlier one.
+   */
+  private settle(ws: Waiter[]): void {
+    const chunk = this.opts.resolveChunk;
+    const queued = this.settleHead < this.settling.length;
+    if (!queued && (chunk <= 0 || ws.length <= chunk)) {
+      for (const w of ws) w.resolve({ outputPositions: w.positions });
+      return;
+    }
+    for (const w of ws) this.settling.push(w);
+    if (!queued) this.settleChunk();
+  }
+
+  private readonly settleChunk = (): void => {
+    const q = this.settling;
+    const end = Math.min(q.length, this.settleHead + this.opts.resolveChunk);
+    for (; this.settleHead < end; this.settleHead++) {
+      const w = q[this.settleHead]!;
+      w.resolve({ outputPositions: w.positions });
+    }
+    if (this.settleHead < q.length) {
+      setImmediate(this.settleChunk);
+      return;
+    }
+    this.settling = [];
+    this.settleHead = 0;
+    this.maybeIdle();
+  };
 
   private async write(ob: OpenBatch): Promise<void> {
     if (this.failed !== undefined) {
@@ -304,6 +358,6 @@ export class GroupCommitter {
     this.stats.writes++;
     this.stats.units += ob.units;
     this.stats.ops += ob.ops;
-    for (const w of ob.waiters) w.resolve({ outputPositions: w.positions });
+    this.settle(ob.waiters);
   }
 }

@@ -160,6 +160,12 @@ export interface StoreOptions {
    * works while the rest of a burst is still being built.
    */
   eagerGroupUnits?: number;
+  /**
+   * Most commit promises resolved per turn of the event loop once a write
+   * is done (default 64; 0 = all at once), so that the end of the next
+   * write is noticed, and the one after it started, while callers go on.
+   */
+  resolveChunk?: number;
   /** Entries per direction and namespace in the NID caches (default 100,000). */
   nidCacheSize?: number;
   /** State entries held by the decoded block cache (default 1,000,000). */
@@ -289,6 +295,7 @@ export class Store {
         group: opts.groupCommit ?? true,
         maxGroupUnits: opts.maxGroupUnits ?? 4096,
         eagerUnits: opts.eagerGroupUnits ?? 256,
+        resolveChunk: opts.resolveChunk ?? 64,
       }, head);
       txns = new KeyFilter(db, Buffer.from([T_TXN]), keyBytesName);
       const store = new Store(db, getter, maps, snaps, committer, {

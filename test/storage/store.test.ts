@@ -294,6 +294,53 @@ test('group commit merges the units of many rooms into few writes; one write per
   }
 });
 
+test('commit promises resolve in submission order, across writes, at most resolveChunk per turn of the event loop', async () => {
+  const run = async (resolveChunk: number): Promise<Array<number | string>> =>
+    withStore(`settle-${resolveChunk}`, async (store) => {
+      const roomNid = await setupRoom(store, '!o:x');
+      const order: Array<number | string> = [];
+      const submit = (i: number) => {
+        const u = store.unit();
+        u.appendOutput(roomNid, `o${i}`);
+        return store.commit(u).then((r) => {
+          order.push(i);
+          // a callback queued by the first continuation: it runs as soon as the event loop gets a turn
+          if (i === 0) setImmediate(() => order.push('tick'));
+          return r.outputPositions[0]!;
+        });
+      };
+      const first = [0, 1, 2, 3, 4].map(submit);
+      // a second batch, submitted while the first write is in flight
+      await new Promise((r) => setImmediate(r));
+      const second = [5, 6, 7].map(submit);
+      const positions = await Promise.all([...first, ...second]);
+      assert.equal(positions, [...positions].sort((a, b) => a - b), 'positions follow submission order');
+      await store.flush();
+      return order;
+    }, { resolveChunk });
+  const chunked = await run(2);
+  assert.equal(chunked.filter((x) => x !== 'tick'), [0, 1, 2, 3, 4, 5, 6, 7], 'resolved in submission order');
+  // two chunks of the first write (0-1, 2-3), then the event loop's turn, then the rest
+  assert.is(chunked.indexOf('tick'), 4, `order: ${chunked.join(',')}`);
+  const allAtOnce = await run(0);
+  assert.equal(allAtOnce.slice(0, 5), [0, 1, 2, 3, 4], 'with 0, every promise of a write resolves in the same turn');
+});
+
+test('flush() and close() wait until the promise of every written unit is resolved', async () => {
+  const dir = tempDir('settle-close');
+  const store = await Store.open(dir, { resolveChunk: 1 });
+  const roomNid = await setupRoom(store, '!c:x');
+  let resolved = 0;
+  for (let i = 0; i < 10; i++) {
+    const u = store.unit();
+    u.appendOutput(roomNid, `c${i}`);
+    void store.commit(u).then(() => resolved++);
+  }
+  await store.close();
+  assert.is(resolved, 10);
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('close() writes units that were submitted but not awaited; fsync mode works', async () => {
   const dir = tempDir('close');
   let store = await Store.open(dir, { fsync: true });
