@@ -6,8 +6,9 @@
  *    loops: build a unit for a new event (new event NID, metadata, JSON,
  *    output, room record, journal removal; one event in ten is a join that
  *    derives a snapshot and writes a membership), submit it, repeat. "In
- *    flight/room" 1 = wait for each commit before building the next; 4 = a
- *    room keeps up to 4 commits in flight (pipelining). The event IDs and
+ *    flight/room" 1 = wait for each commit before building the next (as the
+ *    room actors do); 4 = a room keeps up to 4 commits in flight
+ *    (pipelining). The event IDs and
  *    JSON texts the units store are made before the clock starts, as the
  *    pipeline hands them to storage ready-made (see PREBUILT_IDS). The first
  *    row is a reference: the same records put straight into LevelDB batches
@@ -169,9 +170,9 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   const writeMs0 = store.commitStats.writeMs;
   let units = 0;
   // Each room builds a unit, submits it, and waits for it before the next
-  // one (depth 1) or keeps up to `depth` commits in flight (a room actor
-  // holds its state in memory, so it can process the next event while the
-  // previous one is being written; it answers callers as commits resolve).
+  // one (depth 1, as the room actors work) or keeps up to `depth` commits in
+  // flight (what an actor could do that went on with its next event while
+  // the last one is written, answering callers as commits resolve).
   await Promise.all(
     rooms.map(async (r) => {
       const inflight: Array<Promise<unknown>> = [];
