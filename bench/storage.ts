@@ -8,7 +8,7 @@
  *    derives a snapshot and writes a membership), submit it, repeat. "In
  *    flight/room" 1 = wait for each commit before building the next (as the
  *    room actors do); 4 = a room keeps up to 4 commits in flight
- *    (pipelining). The event IDs and
+ *    (pipelining). A warm-up load (2 s, not counted) runs first. The event IDs and
  *    JSON texts the units store are made before the clock starts, as the
  *    pipeline hands them to storage ready-made (see PREBUILT_IDS). The first
  *    row is a reference: the same records put straight into LevelDB batches
@@ -23,7 +23,7 @@
  *    bytes on disk per event after compaction, and snapshot + block bytes
  *    per event against storing the full state for every event.
  *
- *   node --import tsx bench/storage.ts [--rooms 1000] [--seconds 3] [--repeats 3]
+ *   node --import tsx bench/storage.ts [--rooms 1000] [--seconds 3] [--repeats 3] [--warmup-seconds 2]
  *                                      [--events 100000] [--members 10000]
  *                                      [--only-group [--depth4] [--no-raw] | --only-efficiency]
  */
@@ -48,6 +48,7 @@ const SECONDS = arg('seconds', 3);
 const EVENTS = arg('events', 100_000);
 const MEMBERS = arg('members', 10_000);
 const REPEATS = arg('repeats', 3);
+const WARMUP_SECONDS = arg('warmup-seconds', 2);
 
 function dirSize(dir: string): number {
   let n = 0;
@@ -146,7 +147,7 @@ async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitU
   return u;
 }
 
-async function throughput(fsync: boolean, group: boolean, depth: number): Promise<{ units: number; seconds: number; writes: number; writeBusy: number; cpuUs: number; mainUs: number }> {
+async function throughput(fsync: boolean, group: boolean, depth: number, runSeconds = SECONDS): Promise<{ units: number; seconds: number; writes: number; writeBusy: number; cpuUs: number; mainUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
   const store = await Store.open(dir, { fsync, groupCommit: group });
   idNext = 0;
@@ -162,7 +163,7 @@ async function throughput(fsync: boolean, group: boolean, depth: number): Promis
   // path). Units cycle through them: removing a key already removed writes the same tombstone.
   const seqs = await store.appendJournal(Array.from({ length: 20_000 }, (_, i) => ({ input: i })));
   let next = 0;
-  const deadline = performance.now() + SECONDS * 1000;
+  const deadline = performance.now() + runSeconds * 1000;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const main0 = mainThreadCpuMs();
@@ -396,6 +397,9 @@ if (!ONLY_EFFICIENCY && !process.argv.includes('--no-raw')) {
 const CONFIGS: ReadonlyArray<readonly [group: boolean, fsync: boolean, depth: number]> = ONLY
   ? process.argv.includes('--depth4') ? [[true, false, 4]] : [[true, false, 1], [true, false, 4]]
   : [[true, false, 1], [true, false, 4], [false, false, 1], [true, true, 1], [true, true, 4], [false, true, 1]];
+// Warm-up, not counted: the first seconds of a process are spent compiling and re-optimizing the
+// hot code (the first of three timed runs came out 10-25% slower than the others without it).
+if (!ONLY_EFFICIENCY) await throughput(false, true, 1, WARMUP_SECONDS);
 for (const [group, fsync, depth] of ONLY_EFFICIENCY ? [] : CONFIGS) {
   const rates: number[] = [];
   const perWrite: number[] = [];
