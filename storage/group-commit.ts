@@ -18,7 +18,7 @@
  */
 import type { ClassicLevel } from 'classic-level';
 import { RoomServerError } from '../src/errors.js';
-import { nid2Key, nidKey, T_OUTPUT, T_OUTPUT_BY_ROOM, T_ROOM } from './keys.js';
+import { nid2KeyInto, nidKeyInto, T_OUTPUT, T_OUTPUT_BY_ROOM, T_ROOM } from './keys.js';
 import { DURABLE, PENDING, WRITING, type PendingItem } from './pending.js';
 import { encodeRoom, type RoomRecord } from './records.js';
 import type { CommitUnit } from './unit.js';
@@ -57,6 +57,9 @@ interface Waiter {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Key buffers the committer writes keys into and hands to the batch, which copies them (see putScratchKey). */
+const SCRATCH_9 = Buffer.allocUnsafeSlow(9);
+const SCRATCH_17 = Buffer.allocUnsafeSlow(17);
 const NO_POSITIONS: number[] = [];
 
 type ChainedBatch = ReturnType<ClassicLevel<Buffer, Buffer>['batch']>;
@@ -99,6 +102,12 @@ class OpenBatch {
   readonly lastPos = new Map<number, number>();
   readonly put: (k: Buffer, v: Buffer | string) => void;
   readonly del: (k: Buffer) => void;
+  /**
+   * put() for a key in a scratch buffer that is reused right after: the
+   * native batch copies the bytes at once; the public put may keep the key
+   * object, so it gets a copy.
+   */
+  readonly putScratchKey: (k: Buffer, v: Buffer | string) => void;
 
   /** Adds a pending record (after the ones it depends on) for a unit, unless it is durable or already in a batch. */
   include(item: PendingItem, unit: CommitUnit): void {
@@ -132,6 +141,7 @@ class OpenBatch {
         this.raw._put(k, v);
       }
     };
+    this.putScratchKey = (k, v) => (this.native ? this.put(k, v) : this.put(Buffer.from(k), v));
     this.del = (k) => {
       this.ops++;
       if (this.first || this.raw._del === undefined) {
@@ -223,8 +233,8 @@ export class GroupCommitter {
         const pos = this.nextPos++;
         positions.push(pos);
         ob.lastPos.set(o.roomNid, pos);
-        put(nidKey(T_OUTPUT, pos), o.bytes);
-        put(nid2Key(T_OUTPUT_BY_ROOM, o.roomNid, pos), EMPTY);
+        ob.putScratchKey(nidKeyInto(SCRATCH_9, T_OUTPUT, pos), o.bytes);
+        ob.putScratchKey(nid2KeyInto(SCRATCH_17, T_OUTPUT_BY_ROOM, o.roomNid, pos), EMPTY);
       }
       ob.waiters[ob.waiters.length - 1]!.positions = positions;
     }
@@ -323,7 +333,7 @@ export class GroupCommitter {
       for (const [roomNid, rec] of ob.rooms) {
         const last = this.lastPosByRoom.get(roomNid);
         if (last !== undefined && last > rec.lastOutputPos) rec.lastOutputPos = last;
-        ob.put(nidKey(T_ROOM, roomNid), encodeRoom(rec));
+        ob.putScratchKey(nidKeyInto(SCRATCH_9, T_ROOM, roomNid), encodeRoom(rec));
       }
       const t0 = performance.now();
       if (ob.native) await (ob.batch as unknown as Required<RawBatch>)._write({ sync: this.opts.fsync });

@@ -102,6 +102,24 @@ export function nidKey(table: number, n: number): Buffer {
   return b;
 }
 
+/** nidKey written into `out` (9 bytes): for a key that is copied at once (into a native batch). */
+export function nidKeyInto(out: Buffer, table: number, n: number): Buffer {
+  checkU64(n);
+  out[0] = table;
+  writeU64(out, 1, n);
+  return out;
+}
+
+/** nid2Key written into `out` (17 bytes), as nidKeyInto. */
+export function nid2KeyInto(out: Buffer, table: number, a: number, b: number): Buffer {
+  checkU64(a);
+  checkU64(b);
+  out[0] = table;
+  writeU64(out, 1, a);
+  writeU64(out, 9, b);
+  return out;
+}
+
 /** [table][u64 a][u64 b] */
 export function nid2Key(table: number, a: number, b: number): Buffer {
   checkU64(a);
