@@ -310,9 +310,15 @@ export class GroupCommitter {
     const end = Math.min(q.length, this.settleHead + this.opts.resolveChunk);
     for (; this.settleHead < end; this.settleHead++) {
       const w = q[this.settleHead]!;
+      q[this.settleHead] = undefined as unknown as Waiter; // let it go once resolved
       w.resolve({ outputPositions: w.positions });
     }
     if (this.settleHead < q.length) {
+      // under steady load the queue may never empty: drop the resolved front now and then
+      if (this.settleHead >= 4096 && this.settleHead * 2 >= q.length) {
+        q.splice(0, this.settleHead);
+        this.settleHead = 0;
+      }
       setImmediate(this.settleChunk);
       return;
     }

@@ -326,6 +326,22 @@ test('commit promises resolve in submission order, across writes, at most resolv
   assert.equal(allAtOnce.slice(0, 5), [0, 1, 2, 3, 4], 'with 0, every promise of a write resolves in the same turn');
 });
 
+test('a long queue of commit promises keeps its order while its resolved front is dropped', async () => {
+  await withStore('settle-long', async (store) => {
+    const roomNid = await setupRoom(store, '!l:x');
+    const order: number[] = [];
+    const all: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 9000; i++) {
+      const u = store.unit();
+      u.appendOutput(roomNid, i);
+      all.push(store.commit(u).then(() => order.push(i)));
+    }
+    await Promise.all(all);
+    assert.is(order.length, 9000);
+    assert.ok(order.every((v, i) => v === i), 'resolved in submission order');
+  }, { resolveChunk: 2 });
+});
+
 test('flush() and close() wait until the promise of every written unit is resolved', async () => {
   const dir = tempDir('settle-close');
   const store = await Store.open(dir, { resolveChunk: 1 });
