@@ -258,7 +258,7 @@ export class GroupCommitter {
 
   /** Resolves once every unit submitted so far is written (or failed). */
   idle(): Promise<void> {
-    if (!this.running && !this.scheduled && this.settleHead >= this.settling.length) return Promise.resolve();
+    if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -277,9 +277,14 @@ export class GroupCommitter {
     }
   }
 
-  /** Wakes idle() callers once nothing is scheduled, written or waiting to be resolved. */
+  /** A write is scheduled or running, or written units wait for their promises to be resolved. */
+  private get busy(): boolean {
+    return this.running || this.scheduled || this.settleHead < this.settling.length;
+  }
+
+  /** Wakes idle() callers once the committer is no longer busy. */
   private maybeIdle(): void {
-    if (this.running || this.scheduled || this.settleHead < this.settling.length) return;
+    if (this.busy) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

@@ -95,11 +95,7 @@ export function tableKey(table: number): Buffer {
 
 /** [table][u64] */
 export function nidKey(table: number, n: number): Buffer {
-  checkU64(n);
-  const b = Buffer.allocUnsafe(9);
-  b[0] = table;
-  writeU64(b, 1, n);
-  return b;
+  return nidKeyInto(Buffer.allocUnsafe(9), table, n);
 }
 
 /** nidKey written into `out` (9 bytes): for a key that is copied at once (into a native batch). */
@@ -122,13 +118,7 @@ export function nid2KeyInto(out: Buffer, table: number, a: number, b: number): B
 
 /** [table][u64 a][u64 b] */
 export function nid2Key(table: number, a: number, b: number): Buffer {
-  checkU64(a);
-  checkU64(b);
-  const k = Buffer.allocUnsafe(17);
-  k[0] = table;
-  writeU64(k, 1, a);
-  writeU64(k, 9, b);
-  return k;
+  return nid2KeyInto(Buffer.allocUnsafe(17), table, a, b);
 }
 
 /** [table][u64 a][utf8 s] */

@@ -274,11 +274,12 @@ export class Store {
     let maps: NidMaps | undefined;
     let txns: KeyFilter | undefined;
     try {
-      const schema = await db.get(SCHEMA_KEY);
-      if (schema === undefined || READABLE_SCHEMAS.includes(readU64(schema, 0))) {
+      const stored = await db.get(SCHEMA_KEY);
+      const schema = stored === undefined ? undefined : readU64(stored, 0);
+      if (schema === undefined || READABLE_SCHEMAS.includes(schema)) {
         await db.put(SCHEMA_KEY, u64Value(SCHEMA_VERSION), { sync: true });
-      } else if (readU64(schema, 0) !== SCHEMA_VERSION) {
-        throw new RoomServerError('M_UNKNOWN', `database schema ${readU64(schema, 0)} is not ${SCHEMA_VERSION}`, 'storage_schema');
+      } else if (schema !== SCHEMA_VERSION) {
+        throw new RoomServerError('M_UNKNOWN', `database schema ${schema} is not ${SCHEMA_VERSION}`, 'storage_schema');
       }
       const getter = new BatchGetter(db);
       maps = new NidMaps(db, getter, opts.nidCacheSize ?? 100_000, opts.eventIdFilter ?? true);

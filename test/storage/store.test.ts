@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { Ns, SCHEMA_VERSION, Store, TYPE_MEMBER, TYPE_REDACTION } from '../../storage/index.js';
 import { encodeEventMeta } from '../../storage/records.js';
-import { nid2Key, nidKey, str2NidKey, T_BLOCK, T_EVENT_META, T_NID2STR, T_OUTPUT, T_OUTPUT_BY_ROOM, T_TXN, u64Value } from '../../storage/keys.js';
+import { nid2Key, nid2StrKey, nidKey, str2NidKey, T_BLOCK, T_EVENT_META, T_OUTPUT, T_OUTPUT_BY_ROOM, T_TXN, u64Value } from '../../storage/keys.js';
 import { countReads, meta, rejectsWith, tempDir, withStore } from './helpers.js';
 import type { KeyFilter } from '../../storage/key-filter.js';
 
@@ -52,7 +52,7 @@ test('an event stored with its mapping has its ID in its metadata only; a NID na
   const missing = await u.nid(Ns.EVENT, '$missing-prev');
   u.putEvent(stored, meta(roomNid, TYPE_MEMBER, { prevEventNids: [missing] }), {});
   await store.commit(u);
-  const reverse = (nid: number) => store.db.get(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(nid)]));
+  const reverse = (nid: number) => store.db.get(nid2StrKey(Ns.EVENT, nid));
   assert.is(await reverse(stored), undefined, 'no NID -> string record for the stored event');
   assert.is((await reverse(missing))?.toString(), '$missing-prev');
   assert.is((await store.getEventMeta(stored))!.eventId, '$stored');
@@ -96,7 +96,7 @@ test('schema: a schema 1 database opens and is marked 2 (it reads the same); an 
   const m = (await store.getEventMeta(e))!;
   delete m.eventId;
   await store.db.put(nidKey(T_EVENT_META, e), encodeEventMeta(m));
-  await store.db.put(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(e)]), Buffer.from('$old'));
+  await store.db.put(nid2StrKey(Ns.EVENT, e), Buffer.from('$old'));
   await store.db.put(schemaKey, u64Value(1));
   await store.close();
   store = await Store.open(dir);
@@ -500,9 +500,9 @@ test('the integrity check finds broken references, mapping conflicts and output 
     await store.db.del(nid2Key(T_OUTPUT_BY_ROOM, roomNid, 1));
     // A second string claiming the same event NID.
     await store.db.put(str2NidKey(Ns.EVENT, '$impostor'), u64Value(e));
-    await store.db.put(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(e + 50)]), Buffer.from('$orphan'));
+    await store.db.put(nid2StrKey(Ns.EVENT, e + 50), Buffer.from('$orphan'));
     // A NID -> string record contradicting the ID in the event's metadata.
-    await store.db.put(Buffer.concat([Buffer.from([T_NID2STR, Ns.EVENT]), u64Value(e)]), Buffer.from('$liar'));
+    await store.db.put(nid2StrKey(Ns.EVENT, e), Buffer.from('$liar'));
     const bad = await store.checkIntegrity();
     assert.not.ok(bad.ok);
     const text = bad.problems.join('\n');
