@@ -94,8 +94,13 @@ function fakeEvent(roomId: string, n: number, sender: string, type: string, stat
  * work. The units themselves (NIDs, metadata, snapshots, outputs, room
  * records, journal removals) are built in the timed loop.
  */
-const PREBUILT_IDS = Array.from({ length: Math.max(100_000, 150_000 * SECONDS) }, () => '$' + b64(32));
+let PREBUILT_IDS: string[] = [];
 let idNext = 0;
+/** Starts a run's event IDs from the first prebuilt one (made on first use: the efficiency runs need none). */
+function restartEventIds(): void {
+  if (PREBUILT_IDS.length === 0) PREBUILT_IDS = Array.from({ length: Math.max(100_000, 150_000 * SECONDS) }, () => '$' + b64(32));
+  idNext = 0;
+}
 function nextEventId(): string {
   return idNext < PREBUILT_IDS.length ? PREBUILT_IDS[idNext++]! : '$' + b64(32);
 }
@@ -150,7 +155,7 @@ async function buildUnit(store: Store, r: RoomSim, seq: number): Promise<CommitU
 async function throughput(fsync: boolean, group: boolean, depth: number, runSeconds = SECONDS): Promise<{ units: number; seconds: number; writes: number; writeBusy: number; cpuUs: number; mainUs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-storage-'));
   const store = await Store.open(dir, { fsync, groupCommit: group });
-  idNext = 0;
+  restartEventIds();
   const rooms: RoomSim[] = [];
   const setup = store.unit();
   for (let i = 0; i < ROOMS; i++) {
@@ -236,7 +241,7 @@ async function openRaw(prefix: string): Promise<{ db: ClassicLevel<Buffer, Buffe
  */
 async function rawFloor(): Promise<number> {
   const { db, dir } = await openRaw('bench-storage-raw-');
-  idNext = 0;
+  restartEventIds();
   let nid = 1;
   let units = 0;
   const t0 = performance.now();
