@@ -12,11 +12,25 @@ type Job =
   | { op: 'verify'; publicKey: string; data: Uint8Array; signature: string }
   | { op: 'sign'; seed: Uint8Array; data: Uint8Array };
 
-/**
- * The worker's code: plain JavaScript run with `eval`, so it needs no
- * TypeScript loader. Messages: { id, jobs } in, { id, results } out, where
- * a verify job answers a boolean and a sign job the signature's bytes.
+/*
+ * Messages. A batch of jobs travels as one transferred buffer, not as an
+ * object per job: structured cloning an object and two byte arrays per
+ * job cost more on each side than the batching saved (measured: ~4 us of
+ * the main thread per signature). Layout of `buf`: for each job three
+ * int32 (op: 0 sign / 1 verify; data length; for a sign job its key slot),
+ * then every job's data, one after the other. A verify job's public key
+ * and signature (base64 strings) go in `strs`, two per verify job, in job
+ * order. Signing keys go once per worker, as { slot, seed }, before the
+ * first job that uses them (a port delivers in order). The answer is
+ * { id, out } with `out` transferred back: 64 bytes per job, a signature
+ * for a sign job, and for a verify job a first byte of 1 (valid) or 0.
  */
+const OP_SIGN = 0;
+const OP_VERIFY = 1;
+const HEADER = 12;
+const SIG = 64;
+
+/** The worker's code: plain JavaScript run with `eval`, so it needs no TypeScript loader. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createPrivateKey, createPublicKey, sign, verify } = require('node:crypto');
@@ -41,24 +55,36 @@ function publicKey(s) {
   pub.set(s, k);
   return k;
 }
-function privateKey(seed) {
-  const id = Buffer.from(seed).toString('base64');
-  let k = priv.get(id);
-  if (!k) {
-    k = createPrivateKey({ key: Buffer.concat([PKCS8, seed]), format: 'der', type: 'pkcs8' });
-    if (priv.size > 64) priv.clear();
-    priv.set(id, k);
-  }
-  return k;
-}
-function run(j) {
-  if (j.op === 'sign') return new Uint8Array(sign(null, j.data, privateKey(j.seed)));
-  const k = publicKey(j.publicKey);
-  const sig = b64(j.signature);
+function verifyOne(publicKeyB64, data, signature) {
+  const k = publicKey(publicKeyB64);
+  const sig = b64(signature);
   if (!k || !sig || sig.length !== 64) return false;
-  try { return verify(null, j.data, k, sig); } catch { return false; }
+  try { return verify(null, data, k, sig); } catch { return false; }
 }
-parentPort.on('message', (m) => parentPort.postMessage({ id: m.id, results: m.jobs.map(run) }));
+parentPort.on('message', (m) => {
+  if (m.slot !== undefined) {
+    priv.set(m.slot, createPrivateKey({ key: Buffer.concat([PKCS8, Buffer.from(m.seed)]), format: 'der', type: 'pkcs8' }));
+    return;
+  }
+  const head = new Int32Array(m.buf, 0, m.n * 3);
+  const out = Buffer.alloc(m.n * 64);
+  let off = m.n * 12;
+  let s = 0;
+  for (let i = 0; i < m.n; i++) {
+    const len = head[i * 3 + 1];
+    const data = Buffer.from(m.buf, off, len);
+    off += len;
+    if (head[i * 3] === 0) {
+      const key = priv.get(head[i * 3 + 2]);
+      if (key === undefined) throw new Error('unknown key slot ' + head[i * 3 + 2]);
+      sign(null, data, key).copy(out, i * 64);
+    } else {
+      out[i * 64] = verifyOne(m.strs[s], data, m.strs[s + 1]) ? 1 : 0;
+      s += 2;
+    }
+  }
+  parentPort.postMessage({ id: m.id, out: out.buffer }, [out.buffer]);
+});
 `;
 import { signBytes, verifyBytes, type SigningKey } from '../src/matrix/ed25519.js';
 
@@ -90,6 +116,8 @@ export class CryptoPool {
   private scheduled = false;
   private nextId = 1;
   private closed = false;
+  /** signing keys sent to the workers, by the slot the jobs name them by */
+  private readonly slots = new Map<Uint8Array, number>();
 
   private started = false;
 
@@ -101,13 +129,17 @@ export class CryptoPool {
     for (let i = 0; i < this.size; i++) {
       const worker = new Worker(WORKER_SOURCE, { eval: true });
       const w: W = { worker, inFlight: new Map(), jobs: 0 };
-      worker.on('message', (m: { id: number; results: Array<boolean | Uint8Array> }) => {
+      worker.on('message', (m: { id: number; out: ArrayBuffer }) => {
         const batch = w.inFlight.get(m.id);
         if (!batch) return;
         w.inFlight.delete(m.id);
         w.jobs -= batch.length;
         if (w.inFlight.size === 0) w.worker.unref();
-        batch.forEach((p, i) => p.resolve(m.results[i]!));
+        const out = Buffer.from(m.out);
+        for (let j = 0; j < batch.length; j++) {
+          const p = batch[j]!;
+          p.resolve(p.job.op === 'sign' ? out.subarray(j * SIG, (j + 1) * SIG) : out[j * SIG] === 1);
+        }
       });
       worker.on('error', (e) => this.fail(w, e));
       worker.on('exit', () => this.fail(w, new Error('crypto worker exited')));
@@ -155,6 +187,17 @@ export class CryptoPool {
     });
   }
 
+  /** The slot of a signing key, sent to every worker the first time. */
+  private slotOf(seed: Uint8Array): number {
+    let slot = this.slots.get(seed);
+    if (slot === undefined) {
+      slot = this.slots.size;
+      this.slots.set(seed, slot);
+      for (const w of this.workers) w.worker.postMessage({ slot, seed: Uint8Array.from(seed) });
+    }
+    return slot;
+  }
+
   private flush(): void {
     const jobs = this.queue;
     this.queue = [];
@@ -176,8 +219,35 @@ export class CryptoPool {
       w.jobs += batch.length;
       // referenced only while it holds jobs, so an idle pool never keeps the process alive
       w.worker.ref();
-      w.worker.postMessage({ id, jobs: batch.map((p) => p.job) });
+      const { buf, strs } = this.pack(batch);
+      w.worker.postMessage({ id, n: batch.length, buf, strs }, [buf]);
     }
+  }
+
+  /** A batch of jobs as one buffer (see the layout above). */
+  private pack(batch: Pending[]): { buf: ArrayBuffer; strs: string[] } {
+    const n = batch.length;
+    let size = n * HEADER;
+    for (const p of batch) size += p.job.data.byteLength;
+    const buf = new ArrayBuffer(size);
+    const head = new Int32Array(buf, 0, n * 3);
+    const bytes = new Uint8Array(buf);
+    const strs: string[] = [];
+    let off = n * HEADER;
+    for (let i = 0; i < n; i++) {
+      const j = batch[i]!.job;
+      head[i * 3 + 1] = j.data.byteLength;
+      if (j.op === 'sign') {
+        head[i * 3] = OP_SIGN;
+        head[i * 3 + 2] = this.slotOf(j.seed);
+      } else {
+        head[i * 3] = OP_VERIFY;
+        strs.push(j.publicKey, j.signature);
+      }
+      bytes.set(j.data, off);
+      off += j.data.byteLength;
+    }
+    return { buf, strs };
   }
 
   /** Workers running now (0 before the first job, or when all failed). */
@@ -191,7 +261,7 @@ export class CryptoPool {
 
   async sign(key: SigningKey, data: Uint8Array): Promise<Buffer> {
     const r = (await this.push({ op: 'sign', seed: key.seed, data }, key)) as Uint8Array;
-    return Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+    return Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength);
   }
 
   async close(): Promise<void> {

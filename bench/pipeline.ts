@@ -28,7 +28,7 @@ import { roomVersion } from '../src/matrix/room-versions.js';
 import { computeEventId } from '../src/matrix/event-id.js';
 import type { JsonObject } from '../src/matrix/json.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
-import { mainThreadCpuMs } from './main-thread-cpu.js';
+import { mainThreadCpuMs, threadCpuMs, threadCpuPerEvent } from './main-thread-cpu.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -73,11 +73,12 @@ function tmp(): string {
 
 
 /** Runs `perRoom(room)` for every room at once; returns per-request latencies and wall time. */
-async function drive(rooms: string[], perRoom: (room: string, i: number) => Promise<void>, n: number): Promise<{ lat: number[]; secs: number; cpuUs: number; mainUs: number }> {
+async function drive(rooms: string[], perRoom: (room: string, i: number) => Promise<void>, n: number): Promise<{ lat: number[]; secs: number; cpuUs: number; mainUs: number; threads: string }> {
   const lat: number[] = [];
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const m0 = mainThreadCpuMs();
+  const t0s = threadCpuMs();
   await Promise.all(
     rooms.map(async (room) => {
       for (let i = 0; i < n; i++) {
@@ -88,7 +89,7 @@ async function drive(rooms: string[], perRoom: (room: string, i: number) => Prom
     }),
   );
   const c = process.cpuUsage(c0);
-  return { lat: lat.sort((a, b) => a - b), secs: (performance.now() - t0) / 1000, cpuUs: c.user + c.system, mainUs: (mainThreadCpuMs() - m0) * 1000 };
+  return { lat: lat.sort((a, b) => a - b), secs: (performance.now() - t0) / 1000, cpuUs: c.user + c.system, mainUs: (mainThreadCpuMs() - m0) * 1000, threads: threadCpuPerEvent(t0s, threadCpuMs(), rooms.length * n) };
 }
 
 const ALICE = '@alice:remote.test';
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
   const crypto1 = bareCrypto();
 
   // (a) send
-  let sendRun = { lat: [] as number[], secs: NaN, cpuUs: NaN, mainUs: NaN };
+  let sendRun = { lat: [] as number[], secs: NaN, cpuUs: NaN, mainUs: NaN, threads: '' };
   if (ONLY === undefined || ONLY === 'send') {
   const dirA = tmp();
   const a = await RoomServer.open({ dataDir: dirA, serverName: 'a.test' });
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
 
   // (b) input of events signed by another server
   const key = generateServerKey();
-  let inputRun = { lat: [] as number[], secs: NaN, cpuUs: NaN, mainUs: NaN };
+  let inputRun = { lat: [] as number[], secs: NaN, cpuUs: NaN, mainUs: NaN, threads: '' };
   if (ONLY === undefined || ONLY === 'input') {
   const built = Array.from({ length: ROOMS }, (_, i) => remoteRoom(key, EVENTS, i));
   const dirB = tmp();
@@ -188,6 +189,9 @@ async function main(): Promise<void> {
     ['bare ed25519 verify', verifyPerSec.toFixed(0), '', '', (1e6 / verifyPerSec).toFixed(0), '', ''],
   ];
   printTable(rows);
+  // the other threads: the crypto worker (signing/verifying), V8's collector helpers, libuv's pool (LevelDB writes), LevelDB's compaction
+  if (sendRun.threads) console.log(`(a) CPU µs per event by thread: ${sendRun.threads}`);
+  if (inputRun.threads) console.log(`(b) CPU µs per event by thread: ${inputRun.threads}`);
 
   // (c) heap per idle room
   if (IDLE_ROOMS > 0) {

@@ -22,6 +22,28 @@ for (const size of [0, 1, 2]) {
   });
 }
 
+test('one batch mixing signs with two keys and verifies (good, bad, malformed) gets each its own answer', async () => {
+  const pool = new CryptoPool(1);
+  const k1 = generateSigningKey();
+  const k2 = generateSigningKey();
+  const good = signBytes(k1, Buffer.from('known'));
+  const jobs: Array<Promise<unknown>> = [];
+  for (let i = 0; i < 40; i++) {
+    const d = Buffer.from(`data ${i} `.repeat(i + 1));
+    jobs.push(pool.sign(i % 2 ? k2 : k1, d).then((s) => ['sign', i, s]));
+    jobs.push(pool.verify(k1.publicKeyBase64, Buffer.from(i % 3 ? 'known' : 'other'), encodeBase64(good)).then((v) => ['verify', i, v]));
+    if (i % 10 === 0) jobs.push(pool.verify(k1.publicKeyBase64, d, 'not base64!').then((v) => ['malformed', i, v]));
+  }
+  for (const [kind, i, r] of (await Promise.all(jobs)) as Array<[string, number, unknown]>) {
+    const d = Buffer.from(`data ${i} `.repeat(i + 1));
+    if (kind === 'sign') assert.ok((r as Buffer).equals(signBytes(i % 2 ? k2 : k1, d)), `signature ${i} by its own key`);
+    else if (kind === 'verify') assert.is(r, i % 3 !== 0, `verify ${i}`);
+    else assert.is(r, false, `malformed ${i}`);
+  }
+  assert.is(pool.activeWorkers, 1, 'no worker failed');
+  await pool.close();
+});
+
 test('jobs still pending at close are finished inline', async () => {
   const pool = new CryptoPool(1);
   const key = generateSigningKey();
