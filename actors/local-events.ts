@@ -134,6 +134,11 @@ function checkSender(sender: string, serverName: string): void {
   }
 }
 
+/** Event references with the events' JSON (room versions 1 and 2 put the events' reference hashes in them). */
+function refsWithJson(room: RoomHot, ids: string[]): Promise<Array<{ id: string; json: JsonObject | undefined }>> {
+  return Promise.all(ids.map(async (id) => ({ id, json: (await room.events!.get(id))?.json })));
+}
+
 /** Builds the next local event of a room from its current extremities and state. */
 export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFields): Promise<MatrixEvent> {
   const rv = room.rv!;
@@ -145,10 +150,6 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     const id = room.current.get(stateKey(t, k));
     if (id !== undefined) authIds.push(id);
   }
-  const withJson = async (ids: string[]) =>
-    rv.eventRefsWithHashes
-      ? Promise.all(ids.map(async (id) => ({ id, json: (await room.events!.get(id))?.json })))
-      : ids.map((id) => ({ id }));
   const { pdu, eventId, contentCanonical, canonicalText } = await buildSignedAsync(
     rv,
     {
@@ -157,8 +158,8 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
       type: f.type,
       stateKey: f.stateKey,
       content: f.content,
-      prevEvents: await withJson(prevIds),
-      authEvents: await withJson(authIds),
+      prevEvents: rv.eventRefsWithHashes ? await refsWithJson(room, prevIds) : prevIds.map((id) => ({ id })),
+      authEvents: rv.eventRefsWithHashes ? await refsWithJson(room, authIds) : authIds.map((id) => ({ id })),
       depth: head.depth + 1,
     },
     deps.serverName,
@@ -180,12 +181,11 @@ export async function* createRoomEvents(room: RoomHot, deps: RoomDeps, c: Prepar
   const createPdu = c.createEvent ?? buildCreateEvent(rv, req.creator, room.roomId, deps.serverName, deps.signingKey);
   yield parsePdu(createPdu, rv);
 
-  const next = (f: EventFields) => buildLocalEvent(room, deps, f);
-  yield await next({ sender: req.creator, type: 'm.room.member', stateKey: req.creator, content: { membership: 'join' } });
+  yield await buildLocalEvent(room, deps, { sender: req.creator, type: 'm.room.member', stateKey: req.creator, content: { membership: 'join' } });
 
   const users: JsonObject = {};
   if (!rv.creatorsHaveInfinitePower) users[req.creator] = 100;
-  yield await next({
+  yield await buildLocalEvent(room, deps, {
     sender: req.creator,
     type: 'm.room.power_levels',
     stateKey: '',
@@ -211,11 +211,11 @@ export async function* createRoomEvents(room: RoomHot, deps: RoomDeps, c: Prepar
     },
   });
   const joinRule = req.preset === 'public_chat' ? 'public' : 'invite';
-  yield await next({ sender: req.creator, type: 'm.room.join_rules', stateKey: '', content: { join_rule: joinRule } });
-  yield await next({ sender: req.creator, type: 'm.room.history_visibility', stateKey: '', content: { history_visibility: 'shared' } });
+  yield await buildLocalEvent(room, deps, { sender: req.creator, type: 'm.room.join_rules', stateKey: '', content: { join_rule: joinRule } });
+  yield await buildLocalEvent(room, deps, { sender: req.creator, type: 'm.room.history_visibility', stateKey: '', content: { history_visibility: 'shared' } });
   for (const s of req.initialState ?? []) {
-    yield await next({ sender: req.creator, type: s.type, stateKey: s.state_key ?? '', content: s.content });
+    yield await buildLocalEvent(room, deps, { sender: req.creator, type: s.type, stateKey: s.state_key ?? '', content: s.content });
   }
-  if (req.name !== undefined) yield await next({ sender: req.creator, type: 'm.room.name', stateKey: '', content: { name: req.name } });
-  if (req.topic !== undefined) yield await next({ sender: req.creator, type: 'm.room.topic', stateKey: '', content: { topic: req.topic } });
+  if (req.name !== undefined) yield await buildLocalEvent(room, deps, { sender: req.creator, type: 'm.room.name', stateKey: '', content: { name: req.name } });
+  if (req.topic !== undefined) yield await buildLocalEvent(room, deps, { sender: req.creator, type: 'm.room.topic', stateKey: '', content: { topic: req.topic } });
 }

@@ -243,14 +243,16 @@ export class RoomLogic {
   // ---------------------------------------------------------------------------
   // The pipeline for one event
 
+  /** An input refused before anything of it is stored. */
+  private async rejectUnstored(room: RoomHot, input: PreparedInput, reason: string): Promise<InputResult> {
+    await this.finishUnstored(room.roomId, input);
+    return { event_id: input.event.eventId, status: 'rejected', reason };
+  }
+
   private async process(room: RoomHot, input: PreparedInput, fromFetch: boolean): Promise<Outcome> {
     const ev = input.event;
-    const rejectUnstored = async (reason: string): Promise<InputResult> => {
-      await this.finishUnstored(room.roomId, input);
-      return { event_id: ev.eventId, status: 'rejected', reason };
-    };
 
-    if (ev.roomId !== room.roomId) return rejectUnstored('wrong_room');
+    if (ev.roomId !== room.roomId) return this.rejectUnstored(room, input, 'wrong_room');
 
     // (events built here just now have fresh IDs: no need to look, and their NIDs allocate without a read)
     if (input.local) this.store.markNewEvent(ev.eventId);
@@ -263,11 +265,11 @@ export class RoomLogic {
     const isCreate = ev.type === 'm.room.create' && ev.stateKey === '';
     if (!room.head && !room.rv) {
       if (isCreate || input.kind === 'outlier' || input.stateEventIds) this.attachVersion(room, ev.roomVersion);
-      else return rejectUnstored('unknown_room');
+      else return this.rejectUnstored(room, input, 'unknown_room');
     }
-    if (room.rv && room.rv.id !== ev.roomVersion.id) return rejectUnstored('room_version_mismatch');
+    if (room.rv && room.rv.id !== ev.roomVersion.id) return this.rejectUnstored(room, input, 'room_version_mismatch');
     const rv = room.rv!;
-    if (isCreate && room.head) return rejectUnstored('room_already_created');
+    if (isCreate && room.head) return this.rejectUnstored(room, input, 'room_already_created');
 
     // Signatures of the servers the spec requires.
     if (!input.local) {
@@ -275,12 +277,12 @@ export class RoomLogic {
       await this.deps.keys.ensure(signers);
       const plan = planEventSignatures(ev.json, rv, (server, keyId, atTs) => this.deps.keys.lookup(server, keyId, atTs, atTs !== undefined), input.signedBytes);
       input.signedBytes = undefined;
-      if (!plan.ok) return rejectUnstored('bad_signature');
+      if (!plan.ok) return this.rejectUnstored(room, input, 'bad_signature');
       const verified = await Promise.all(plan.checks.map((c) => this.deps.crypto.verify(c.publicKey, plan.bytes, c.signature)));
       const bad = verified.indexOf(false);
       if (bad >= 0) {
         this.deps.log.debug({ eventId: ev.eventId, ...badSignature(plan.checks[bad]!) }, 'bad signature');
-        return rejectUnstored('bad_signature');
+        return this.rejectUnstored(room, input, 'bad_signature');
       }
     }
 
@@ -291,12 +293,12 @@ export class RoomLogic {
       const loaded = await this.loadAuthEvents(room, ev);
       if (!loaded) {
         // fetched outliers do not wait: their own fetch already asked for their auth chain
-        return fromFetch && input.kind === 'outlier' ? rejectUnstored('missing_auth_events') : 'parked';
+        return fromFetch && input.kind === 'outlier' ? this.rejectUnstored(room, input, 'missing_auth_events') : 'parked';
       }
       authEvents = loaded.events;
       if (rv.roomIdFromCreateEvent && !createEvent) {
         createEvent = await room.events!.get('$' + room.roomId.slice(1));
-        if (!createEvent) return rejectUnstored('missing_create_event');
+        if (!createEvent) return this.rejectUnstored(room, input, 'missing_create_event');
       }
       const ae = checkAuthEvents(ev, authEvents, { ...(createEvent ? { createEvent } : {}), rejected: loaded.rejected });
       if (!ae.ok) return this.storeRejected(room, input, `auth_events:${ae.code}`, 0);
@@ -320,17 +322,17 @@ export class RoomLogic {
       beforeSnap = 0;
     } else if (input.stateEventIds) {
       const st = await this.stateFromIds(room, input.stateEventIds, input.origin);
-      if (!st) return rejectUnstored('missing_state_events');
+      if (!st) return this.rejectUnstored(room, input, 'missing_state_events');
       before = st;
       beforeSnap = await this.store.snapshotOf(unit, room.roomId, before);
     } else {
       const prevRecs: EventRecord[] = [];
       for (const id of ev.prevEvents) {
         const r = await this.getRecord(room, id);
-        if (!r || r.outlier) return fromFetch && input.kind === 'old' ? rejectUnstored('missing_prev_events') : 'parked';
+        if (!r || r.outlier) return fromFetch && input.kind === 'old' ? this.rejectUnstored(room, input, 'missing_prev_events') : 'parked';
         prevRecs.push(r);
       }
-      if (!room.head) return rejectUnstored('unknown_room');
+      if (!room.head) return this.rejectUnstored(room, input, 'unknown_room');
       linear = input.kind === 'new' && sameSet(ev.prevEvents, room.head.extremities);
       if (linear) {
         before = room.current;

@@ -79,8 +79,11 @@ export class RoomStateCalc {
     const first = states[0]!;
     if (states.every((s) => s === first)) return first;
     const t0 = performance.now();
+    const events = this.events;
     const out = await resolveState(this.rv, states, {
-      events: (ids: readonly string[]) => this.events.getMany(ids),
+      events(ids: readonly string[]) {
+        return events.getMany(ids);
+      },
     });
     stateResSeconds.observe((performance.now() - t0) / 1000);
     return out;
@@ -98,6 +101,10 @@ export class RoomStateCalc {
     const m = new Map<StateKeyString, MatrixEvent>();
     for (const e of loaded.values()) if (e.stateKey !== undefined) m.set(stateKey(e.type, e.stateKey), e);
     if (createEvent) m.set(stateKey('m.room.create', ''), createEvent);
-    return { get: (type, key) => m.get(stateKey(type, key)) };
+    return {
+      get(type, key) {
+        return m.get(stateKey(type, key));
+      },
+    };
   }
 }

@@ -198,28 +198,26 @@ export class StoreAdapter implements RoomStore, OutputLog {
   async commit(roomId: string, unit: Unit): Promise<Output[]> {
     const su = this.storeUnit(unit);
     // NIDs are nearly always known in memory: take them without a promise each (see CommitUnit.nidNow).
-    const now = (ns: Ns, s: string): number | Promise<number> => su.nidNow(ns, s);
-    const many = (ns: Ns, s: readonly string[]): number[] | Promise<number[]> => su.nidsNow(ns, s);
     let roomNid = 0;
     if (roomId) {
-      const r = now(Ns.ROOM, roomId);
+      const r = su.nidNow(Ns.ROOM, roomId);
       roomNid = typeof r === 'number' ? r : await r;
     }
     const ev = unit.event;
     if (ev) {
       const r = ev.record;
-      const e = now(Ns.EVENT, r.eventId);
+      const e = su.nidNow(Ns.EVENT, r.eventId);
       const eventNid = typeof e === 'number' ? e : await e;
       const type = typeof ev.json.type === 'string' ? ev.json.type : '';
-      const t = now(Ns.TYPE, type);
+      const t = su.nidNow(Ns.TYPE, type);
       const typeNid = typeof t === 'number' ? t : await t;
       let skNid = 0;
       if (r.stateKey !== undefined) {
-        const k = now(Ns.STATE_KEY, splitStateKey(r.stateKey)[1]);
+        const k = su.nidNow(Ns.STATE_KEY, splitStateKey(r.stateKey)[1]);
         skNid = typeof k === 'number' ? k : await k;
       }
-      const p = many(Ns.EVENT, r.prevEvents);
-      const a = many(Ns.EVENT, r.authEvents);
+      const p = su.nidsNow(Ns.EVENT, r.prevEvents);
+      const a = su.nidsNow(Ns.EVENT, r.authEvents);
       const meta: EventMeta = {
         roomNid,
         typeNid,
@@ -241,8 +239,8 @@ export class StoreAdapter implements RoomStore, OutputLog {
     }
     if (unit.head) {
       const h = unit.head;
-      const c = now(Ns.EVENT, h.createEventId);
-      const x = many(Ns.EVENT, h.extremities);
+      const c = su.nidNow(Ns.EVENT, h.createEventId);
+      const x = su.nidsNow(Ns.EVENT, h.extremities);
       su.putRoom(roomNid, {
         roomVersion: h.roomVersion,
         createEventNid: typeof c === 'number' ? c : await c,
@@ -256,7 +254,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
       for (const m of unit.memberChanges) {
         if (m.eventId === '') su.deleteMembership(roomNid, m.userId);
         else {
-          const n = now(Ns.EVENT, m.eventId);
+          const n = su.nidNow(Ns.EVENT, m.eventId);
           su.putMembership(roomNid, m.userId, m.membership, typeof n === 'number' ? n : await n);
         }
       }
@@ -311,6 +309,11 @@ export class StoreAdapter implements RoomStore, OutputLog {
     return this.encodeOtherOutput(su, o);
   }
 
+  /** A stored event's JSON, or {} when it is gone. */
+  private async eventJsonOrEmpty(nid: number): Promise<JsonObject> {
+    return (await this.store.getEventJson(nid)) ?? {};
+  }
+
   private newEventOutput(e: number, o: Extract<PendingOutput, { type: 'new_room_event' }>): JsonObject {
     const s: StoredOutput = { t: 'n', e, a: o.adds_state_event_ids, r: o.removes_state_event_ids, l: o.latest_event_ids, w: o.rewrites_state };
     if (o.txn_id !== undefined) s.x = o.txn_id;
@@ -354,7 +357,6 @@ export class StoreAdapter implements RoomStore, OutputLog {
     for (const e of entries) {
       const room_id = (await this.store.str(Ns.ROOM, e.roomNid))!;
       const s = e.output as unknown as StoredOutput;
-      const json = async (nid: number) => (await this.store.getEventJson(nid)) ?? {};
       switch (s.t) {
         case 'n': {
           const o: Output = {
@@ -362,7 +364,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
             pos: e.pos,
             room_id,
             event_id: (await this.store.str(Ns.EVENT, s.e))!,
-            event: await json(s.e),
+            event: await this.eventJsonOrEmpty(s.e),
             adds_state_event_ids: s.a,
             removes_state_event_ids: s.r,
             latest_event_ids: s.l,
@@ -373,7 +375,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
           break;
         }
         case 'o':
-          out.push({ type: 'old_room_event', pos: e.pos, room_id, event_id: (await this.store.str(Ns.EVENT, s.e))!, event: await json(s.e) });
+          out.push({ type: 'old_room_event', pos: e.pos, room_id, event_id: (await this.store.str(Ns.EVENT, s.e))!, event: await this.eventJsonOrEmpty(s.e) });
           break;
         case 'r':
           out.push({
@@ -382,7 +384,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
             room_id,
             redacted_event_id: (await this.store.str(Ns.EVENT, s.e))!,
             redaction_event_id: (await this.store.str(Ns.EVENT, s.by))!,
-            redaction_event: await json(s.by),
+            redaction_event: await this.eventJsonOrEmpty(s.by),
           });
           break;
       }

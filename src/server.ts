@@ -268,16 +268,20 @@ export class RoomServer implements RoomServerApi {
     if (dup) return dup.promise;
     const bytes = this.byteSize(p);
     const room = p.event.roomId;
-    const run = (): Promise<InputResult> => {
-      inFlightInputs.inc();
-      return this.dispatchInput(p).finally(() => {
-        inFlightInputs.dec();
-        this.admission.release(room, bytes);
-      });
-    };
     // Admitted at once in the common case: no promise and no async frame wait on admission then.
-    const promise = this.admission.tryAcquire(room, bytes) ? run() : this.admission.acquire(room, bytes, this.deadlineMs).then(run);
+    const promise = this.admission.tryAcquire(room, bytes)
+      ? this.runAdmitted(p, room, bytes)
+      : this.admission.acquire(room, bytes, this.deadlineMs).then(() => this.runAdmitted(p, room, bytes));
     return this.trackPending(id, promise);
+  }
+
+  /** Runs an admitted input; its admission is released when it settles. */
+  private runAdmitted(p: PreparedInput, room: string, bytes: number): Promise<InputResult> {
+    inFlightInputs.inc();
+    return this.dispatchInput(p).finally(() => {
+      inFlightInputs.dec();
+      this.admission.release(room, bytes);
+    });
   }
 
   private trackPending(id: string, promise: Promise<InputResult>): Promise<InputResult> {
@@ -294,20 +298,24 @@ export class RoomServer implements RoomServerApi {
    */
   private track<T>(p: Promise<T>, after?: () => void): Promise<T> {
     this.inFlightCount++;
-    const settle = (): void => {
-      try {
-        after?.();
-      } catch (err) {
-        this.log.error({ err }, 'request cleanup failed');
-      }
-      if (--this.inFlightCount === 0 && this.idleWaiters.length > 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
-    };
-    p.then(settle, settle);
+    p.then(
+      () => this.settleTracked(after),
+      () => this.settleTracked(after),
+    );
     return p;
+  }
+
+  private settleTracked(after: (() => void) | undefined): void {
+    try {
+      after?.();
+    } catch (err) {
+      this.log.error({ err }, 'request cleanup failed');
+    }
+    if (--this.inFlightCount === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
   }
 
   /** Resolves once no request is in flight. */

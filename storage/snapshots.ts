@@ -149,6 +149,11 @@ export interface SnapshotCaches {
   stateCacheEntries: number;
 }
 
+/** Adds an item that is still pending to a set of dependencies. */
+function addPending(deps: Set<PendingItem>, p: PendingItem | undefined): void {
+  if (p !== undefined && p.state === PENDING) deps.add(p);
+}
+
 export class Snapshots {
   private nextBlock = 1;
   private nextSnapshot = 1;
@@ -425,15 +430,12 @@ export class Snapshots {
 
   private blockDeps(b: StateBlock): PendingItem[] {
     const deps = new Set<PendingItem>();
-    const add = (p: PendingItem | undefined): void => {
-      if (p !== undefined && p.state === PENDING) deps.add(p);
-    };
     if (this.maps.pendingCount() > 0) {
       for (let i = 0; i < b.keys.length; i++) {
         const [t, sk] = splitStateKeyNum(b.keys[i]!);
-        add(this.maps.pendingOf(Ns.TYPE, t));
-        add(this.maps.pendingOf(Ns.STATE_KEY, sk));
-        if (b.events[i] !== 0) add(this.maps.pendingOf(Ns.EVENT, b.events[i]!));
+        addPending(deps, this.maps.pendingOf(Ns.TYPE, t));
+        addPending(deps, this.maps.pendingOf(Ns.STATE_KEY, sk));
+        if (b.events[i] !== 0) addPending(deps, this.maps.pendingOf(Ns.EVENT, b.events[i]!));
       }
     }
     return [...deps];

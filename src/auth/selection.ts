@@ -26,6 +26,12 @@ export function thirdPartyInviteToken(content: JsonObject): string | undefined {
   return typeof signed.token === 'string' ? signed.token : undefined;
 }
 
+/** Adds a (type, state key) pair unless present (a selection has at most six). */
+function addEntry(out: StateEntry[], type: string, key: string): void {
+  for (const [t, k] of out) if (t === type && k === key) return;
+  out.push([type, key]);
+}
+
 /**
  * The (type, state key) pairs an event's auth events are chosen from, without
  * duplicates, in this order: create (not in v12), power levels, sender's
@@ -38,27 +44,20 @@ export function thirdPartyInviteToken(content: JsonObject): string | undefined {
 export function authEventSelection(event: SelectableEvent, rv: RoomVersion): StateEntry[] {
   if (event.type === 'm.room.create' && event.stateKey === '') return [];
   const out: StateEntry[] = [];
-  const seen = new Set<string>();
-  const add = (type: string, key: string): void => {
-    const k = type + '\u0000' + key;
-    if (seen.has(k)) return;
-    seen.add(k);
-    out.push([type, key]);
-  };
-  if (!rv.roomIdFromCreateEvent) add('m.room.create', '');
-  add('m.room.power_levels', '');
-  add('m.room.member', event.sender);
+  if (!rv.roomIdFromCreateEvent) addEntry(out, 'm.room.create', '');
+  addEntry(out, 'm.room.power_levels', '');
+  addEntry(out, 'm.room.member', event.sender);
   if (event.type === 'm.room.member' && event.stateKey !== undefined) {
-    add('m.room.member', event.stateKey);
+    addEntry(out, 'm.room.member', event.stateKey);
     const membership = event.content.membership;
-    if (membership === 'join' || membership === 'invite' || membership === 'knock') add('m.room.join_rules', '');
+    if (membership === 'join' || membership === 'invite' || membership === 'knock') addEntry(out, 'm.room.join_rules', '');
     if (membership === 'invite') {
       const token = thirdPartyInviteToken(event.content);
-      if (token !== undefined) add('m.room.third_party_invite', token);
+      if (token !== undefined) addEntry(out, 'm.room.third_party_invite', token);
     }
     if (membership === 'join' && rv.restrictedJoins) {
       const via = event.content.join_authorised_via_users_server;
-      if (typeof via === 'string') add('m.room.member', via);
+      if (typeof via === 'string') addEntry(out, 'm.room.member', via);
     }
   }
   return out;

@@ -334,10 +334,13 @@ export class RoomServerClient implements SubscriptionOwner {
         op,
         // id first: the gateway reads it from the first bytes of a frame too large to decode
         frame: { id, op, ...params },
-        resolve: (r) => {
-          onReply?.(r);
-          resolve(r);
-        },
+        resolve:
+          onReply === undefined
+            ? resolve
+            : (r) => {
+                onReply(r);
+                resolve(r);
+              },
         reject,
         timer: undefined,
         sent: false,

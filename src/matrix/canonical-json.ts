@@ -336,9 +336,36 @@ export function withMembers(t: CanonicalObjectText, add: Readonly<Record<string,
   for (const k of extra) {
     if (t.keys.includes(k)) throw new Error(`withMembers: ${k} is already a member`);
   }
-  const merged = [...t.keys, ...extra];
-  if (merged.some((k) => keyInfo(k).astral)) merged.sort(compareCodePoints);
-  else sortStrings(merged);
+  if (extra.length === 0) return t.text;
+  if (t.keys.some((k) => keyInfo(k).astral) || extra.some((k) => keyInfo(k).astral)) return withMembersSorted(t, add, extra);
+  sortStrings(extra);
+  // Each new member goes in front of the first member whose key sorts
+  // after it (or before the closing brace): the text between insertions is
+  // copied in one piece rather than member by member.
+  const { text, keys, starts } = t;
+  let out = '';
+  let from = 0;
+  let i = 0;
+  for (let e = 0; e < extra.length; e++) {
+    const k = extra[e]!;
+    while (i < keys.length && keys[i]! < k) i++;
+    const member = keyInfo(k).prefix + loose(() => encodeLoose(add[k]), add[k]);
+    if (i < keys.length) {
+      const at = starts[i]!;
+      out += text.slice(from, at) + member + ',';
+      from = at;
+    } else {
+      const at = text.length - 1;
+      out += text.slice(from, at) + (keys.length > 0 || e > 0 ? ',' : '') + member;
+      from = at;
+    }
+  }
+  return out + text.slice(from);
+}
+
+/** withMembers by code point order, member by member (keys with units >= U+D800, where UTF-16 order may differ). */
+function withMembersSorted(t: CanonicalObjectText, add: Readonly<Record<string, JsonValue>>, extra: string[]): string {
+  const merged = [...t.keys, ...extra].sort(compareCodePoints);
   const parts: string[] = [];
   for (const k of merged) {
     const i = t.keys.indexOf(k);

@@ -154,18 +154,20 @@ function isThirdPartyInvite(pdu: JsonObject): boolean {
  */
 export function requiredSigners(pdu: JsonObject, rv: RoomVersion): string[] {
   const out: string[] = [];
-  const add = (id: JsonValue | undefined) => {
-    if (typeof id !== 'string') return;
-    const s = serverNameOf(id);
-    if (s !== undefined && s !== '' && !out.includes(s)) out.push(s);
-  };
-  if (!isThirdPartyInvite(pdu)) add(pdu.sender);
-  if (rv.eventIdFormat === 'v1') add(pdu.event_id);
+  if (!isThirdPartyInvite(pdu)) addServerOf(out, pdu.sender);
+  if (rv.eventIdFormat === 'v1') addServerOf(out, pdu.event_id);
   if (rv.restrictedJoins && pdu.type === 'm.room.member') {
     const content = pdu.content;
-    if (isJsonObject(content) && content.membership === 'join') add(content.join_authorised_via_users_server);
+    if (isJsonObject(content) && content.membership === 'join') addServerOf(out, content.join_authorised_via_users_server);
   }
   return out;
+}
+
+/** Adds the server name of an ID (when it is a string with one) unless present. */
+function addServerOf(out: string[], id: JsonValue | undefined): void {
+  if (typeof id !== 'string') return;
+  const s = serverNameOf(id);
+  if (s !== undefined && s !== '' && !out.includes(s)) out.push(s);
 }
 
 export type SignatureFailureReason =

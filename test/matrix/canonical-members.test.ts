@@ -54,6 +54,23 @@ test('withMembers equals encoding the object with the keys added; an existing ke
   assert.throws(() => withMembers(canonicalObjectText({ a: 1 }), { a: 2 }), /already a member/);
 });
 
+test('withMembers splicing in front of, between and after the members, for every subset of added keys', () => {
+  // keys sorting first, between others, last, and integer-like; no unit >= U+D800 (the splicing path)
+  const candidates = ['0', 'aa', 'b', 'hashes', 'signatures', 'zz'];
+  for (const o of OBJECTS) {
+    const free = candidates.filter((k) => !(k in o));
+    for (let mask = 0; mask < 1 << free.length; mask++) {
+      const add: JsonObject = {};
+      free.forEach((k, i) => {
+        if (mask & (1 << i)) add[k] = { v: [k, i], w: 'x"y' };
+      });
+      const got = withMembers(canonicalObjectText(o), add);
+      assert.is(got, canonicalJson({ ...o, ...add }), `${JSON.stringify(o)} + ${Object.keys(add)}`);
+      assert.equal(JSON.parse(got), JSON.parse(canonicalJson({ ...o, ...add })));
+    }
+  }
+});
+
 const key = generateServerKey();
 const rv = roomVersion('10');
 function remoteEvent(): JsonObject {
