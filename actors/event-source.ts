@@ -89,19 +89,26 @@ export class EventSource {
   }
 
   async getMany(ids: Iterable<string>): Promise<Map<string, MatrixEvent>> {
+    return this.getManyNow(ids);
+  }
+
+  /** getMany, without a promise when every event is cached (the common case for a room's auth events). */
+  getManyNow(ids: Iterable<string>): Map<string, MatrixEvent> | Promise<Map<string, MatrixEvent>> {
     const out = new Map<string, MatrixEvent>();
-    const misses: string[] = [];
+    let misses: string[] | undefined;
     for (const id of ids) {
       const hit = this.cached(id);
       if (hit) out.set(id, hit);
-      else misses.push(id);
+      else (misses ??= []).push(id);
     }
-    if (misses.length) {
-      const loaded = await Promise.all(misses.map((id) => this.get(id)));
-      for (let i = 0; i < misses.length; i++) {
-        const e = loaded[i];
-        if (e) out.set(misses[i]!, e);
-      }
+    return misses === undefined ? out : this.loadMisses(out, misses);
+  }
+
+  private async loadMisses(out: Map<string, MatrixEvent>, misses: string[]): Promise<Map<string, MatrixEvent>> {
+    const loaded = await Promise.all(misses.map((id) => this.get(id)));
+    for (let i = 0; i < misses.length; i++) {
+      const e = loaded[i];
+      if (e) out.set(misses[i]!, e);
     }
     return out;
   }

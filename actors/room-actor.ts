@@ -92,6 +92,12 @@ function storedForm(ev: MatrixEvent, unit: Unit): MatrixEvent {
   return stored && stored.record.redacted && stored.record.eventId === ev.eventId ? redactedEventOf(ev, stored.json) : ev;
 }
 
+/** A new event's auth events, and which of them were rejected. */
+interface AuthEventsLoad {
+  events: MatrixEvent[];
+  rejected: Set<string>;
+}
+
 export class RoomLogic {
   constructor(
     private readonly deps: RoomDeps,
@@ -202,10 +208,27 @@ export class RoomLogic {
   }
 
   /** A stored event's record, from the room's own cache when it is there. */
-  private async getRecord(room: RoomHot, eventId: string): Promise<EventRecord | undefined> {
-    if (room.last?.eventId === eventId) return room.last;
-    const hit = room.records.get(eventId);
-    if (hit) return hit;
+  private getRecord(room: RoomHot, eventId: string): Promise<EventRecord | undefined> {
+    const r = this.recordNow(room, eventId);
+    return r instanceof Promise ? r : Promise.resolve(r);
+  }
+
+  /**
+   * An event's record: at once when the room holds it (its latest event,
+   * its state events: what a new event's prev and auth events nearly
+   * always are), else a promise of the read. The event path awaits only
+   * that promise, not a settled one per look-up.
+   */
+  private recordNow(room: RoomHot, eventId: string): EventRecord | undefined | Promise<EventRecord | undefined> {
+    return this.cachedRecord(room, eventId) ?? this.readRecord(room, eventId);
+  }
+
+  /** An event's record when the room holds it in memory. */
+  private cachedRecord(room: RoomHot, eventId: string): EventRecord | undefined {
+    return room.last?.eventId === eventId ? room.last : room.records.get(eventId);
+  }
+
+  private async readRecord(room: RoomHot, eventId: string): Promise<EventRecord | undefined> {
     const r = await this.store.getEvent(eventId);
     if (r) room.records.add(eventId, r);
     return r;
@@ -290,7 +313,8 @@ export class RoomLogic {
     let authEvents: MatrixEvent[];
     let createEvent = room.createEvent;
     if (!isCreate) {
-      const loaded = await this.loadAuthEvents(room, ev);
+      const load = this.loadAuthEvents(room, ev);
+      const loaded = load instanceof Promise ? await load : load;
       if (!loaded) {
         // fetched outliers do not wait: their own fetch already asked for their auth chain
         return fromFetch && input.kind === 'outlier' ? this.rejectUnstored(room, input, 'missing_auth_events') : 'parked';
@@ -328,7 +352,8 @@ export class RoomLogic {
     } else {
       const prevRecs: EventRecord[] = [];
       for (const id of ev.prevEvents) {
-        const r = await this.getRecord(room, id);
+        const got = this.recordNow(room, id);
+        const r = got instanceof Promise ? await got : got;
         if (!r || r.outlier) return fromFetch && input.kind === 'old' ? this.rejectUnstored(room, input, 'missing_prev_events') : 'parked';
         prevRecs.push(r);
       }
@@ -366,9 +391,28 @@ export class RoomLogic {
     return this.commitEvent(room, input, { before, beforeSnap, linear, softFailed, createEvent, unit });
   }
 
-  /** The event's auth events if we hold them all (rejected ones noted), else undefined. */
-  private async loadAuthEvents(room: RoomHot, ev: MatrixEvent): Promise<{ events: MatrixEvent[]; rejected: Set<string> } | undefined> {
-    const got = await room.events!.getMany(ev.authEvents);
+  /**
+   * The event's auth events if we hold them all (rejected ones noted), else
+   * undefined. At once, without a promise, when the room has them all in
+   * memory (the common case); else a promise of the reads.
+   */
+  private loadAuthEvents(room: RoomHot, ev: MatrixEvent): AuthEventsLoad | undefined | Promise<AuthEventsLoad | undefined> {
+    const got = room.events!.getManyNow(ev.authEvents);
+    if (got instanceof Promise) return this.readAuthEvents(room, ev, got);
+    if (got.size < ev.authEvents.length) return undefined;
+    const rejected = new Set<string>();
+    const create = rv12CreateId(ev);
+    for (const id of create ? [...ev.authEvents, create] : ev.authEvents) {
+      const r = this.cachedRecord(room, id);
+      if (r === undefined) return this.readAuthEvents(room, ev, got);
+      if (r.rejected) rejected.add(id);
+    }
+    return { events: ev.authEvents.map((id) => got.get(id)!), rejected };
+  }
+
+  /** loadAuthEvents when something must be read (`events`: the auth events, or the read of them under way). */
+  private async readAuthEvents(room: RoomHot, ev: MatrixEvent, events: Map<string, MatrixEvent> | Promise<Map<string, MatrixEvent>>): Promise<AuthEventsLoad | undefined> {
+    const got = await events;
     if (got.size < ev.authEvents.length) return undefined;
     const rejected = new Set<string>();
     const create = rv12CreateId(ev);
@@ -471,7 +515,7 @@ export class RoomLogic {
     const ev = input.event;
     const unit: Unit = { event: { record: this.record(room, ev, { outlier: true }), json: ev.json, text: takeText(ev) } };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
-    await this.applyPendingRedactions(room, ev, unit);
+    await this.applyPendingRedactions(room, ev, unit, await this.store.pendingRedactions(ev.eventId));
     await this.commitUnit(room, unit);
     room.events!.remember(storedForm(ev, unit));
     return { event_id: ev.eventId, status: 'outlier' };
@@ -566,8 +610,9 @@ export class RoomLogic {
 
     // Redactions: this event redacting another, or earlier redactions of this event.
     if (!s.softFailed) {
-      await this.applyRedaction(room, ev, s.before, s.createEvent, unit);
-      await this.applyPendingRedactions(room, ev, unit);
+      if (ev.type === 'm.room.redaction' && ev.redacts) await this.applyRedaction(room, ev, s.before, s.createEvent, unit);
+      const waiting = this.store.pendingRedactions(ev.eventId);
+      if (waiting instanceof Promise || waiting.length > 0) await this.applyPendingRedactions(room, ev, unit, await waiting);
     }
 
     // The rest runs once the unit is durable. Returned rather than awaited, so
@@ -673,8 +718,7 @@ export class RoomLogic {
   }
 
   /** Earlier redactions waiting for this event. */
-  private async applyPendingRedactions(room: RoomHot, ev: MatrixEvent, unit: Unit): Promise<void> {
-    const waiting = await this.store.pendingRedactions(ev.eventId);
+  private async applyPendingRedactions(room: RoomHot, ev: MatrixEvent, unit: Unit, waiting: string[]): Promise<void> {
     for (const rid of waiting) {
       const red = await room.events!.get(rid);
       const redRec = await this.store.getEvent(rid);

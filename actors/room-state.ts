@@ -97,7 +97,8 @@ export class RoomStateCalc {
       const id = state.get(stateKey(t, k));
       if (id !== undefined) ids.push(id);
     }
-    const loaded = await this.events.getMany(ids);
+    const many = this.events.getManyNow(ids);
+    const loaded = many instanceof Promise ? await many : many;
     const m = new Map<StateKeyString, MatrixEvent>();
     for (const e of loaded.values()) if (e.stateKey !== undefined) m.set(stateKey(e.type, e.stateKey), e);
     if (createEvent) m.set(stateKey('m.room.create', ''), createEvent);

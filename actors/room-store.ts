@@ -100,8 +100,8 @@ export interface RoomStore {
   deriveSnapshot(unit: Unit, roomId: string, base: number, changes: StateChanges): Promise<number>;
   /** A snapshot for a state given in full (no base). */
   snapshotOf(unit: Unit, roomId: string, state: StateMap): Promise<number>;
-  /** redaction events that target this event and arrived before it */
-  pendingRedactions(targetEventId: string): Promise<string[]>;
+  /** redaction events that target this event and arrived before it (at once when known to be none) */
+  pendingRedactions(targetEventId: string): string[] | Promise<string[]>;
   getTxn(sender: string, txnId: string): Promise<{ eventId: string; status: InputStatus } | undefined>;
   /** Commits one unit (one write, group-committed); returns the outputs with their positions. */
   commit(roomId: string, unit: Unit): Promise<Output[]>;

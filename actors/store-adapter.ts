@@ -151,12 +151,20 @@ export class StoreAdapter implements RoomStore, OutputLog {
    * every new event ("was it redacted before it arrived?") costs no read.
    */
   private redactionTargets: Promise<Set<string>> | undefined;
+  /** the same set once loaded */
+  private loadedTargets: Set<string> | undefined;
 
   private targets(): Promise<Set<string>> {
-    return (this.redactionTargets ??= this.store.redactionTargets().then(async (nids) => new Set(await this.eventIds(nids))));
+    return (this.redactionTargets ??= this.store.redactionTargets().then(async (nids) => (this.loadedTargets = new Set(await this.eventIds(nids)))));
   }
 
-  async pendingRedactions(targetEventId: string): Promise<string[]> {
+  pendingRedactions(targetEventId: string): string[] | Promise<string[]> {
+    // nearly every event is no redaction's target: answered at once, without a promise
+    if (this.loadedTargets !== undefined && !this.loadedTargets.has(targetEventId)) return [];
+    return this.readPendingRedactions(targetEventId);
+  }
+
+  private async readPendingRedactions(targetEventId: string): Promise<string[]> {
     if (!(await this.targets()).has(targetEventId)) return [];
     const nid = await this.store.lookupNid(Ns.EVENT, targetEventId);
     if (!nid) return [];
