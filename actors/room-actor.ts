@@ -792,7 +792,8 @@ export class RoomLogic {
    */
   private async onSend(room: RoomHot, req: SendRequest): Promise<SendReply | RoomServerError> {
     if (req.txnId !== undefined) {
-      const prior = await this.store.getTxn(req.sender, req.txnId);
+      const t = this.store.getTxn(req.sender, req.txnId);
+      const prior = t instanceof Promise ? await t : t;
       if (prior) return { event_id: prior.eventId, status: prior.status };
     }
     if (!room.head || !room.rv) return new RoomServerError('M_NOT_FOUND', `unknown room ${room.roomId}`);

@@ -102,7 +102,8 @@ export interface RoomStore {
   snapshotOf(unit: Unit, roomId: string, state: StateMap): Promise<number>;
   /** redaction events that target this event and arrived before it (at once when known to be none) */
   pendingRedactions(targetEventId: string): string[] | Promise<string[]>;
-  getTxn(sender: string, txnId: string): Promise<{ eventId: string; status: InputStatus } | undefined>;
+  /** at once when the txn ID is known to be new */
+  getTxn(sender: string, txnId: string): { eventId: string; status: InputStatus } | undefined | Promise<{ eventId: string; status: InputStatus } | undefined>;
   /** Commits one unit (one write, group-committed); returns the outputs with their positions. */
   commit(roomId: string, unit: Unit): Promise<Output[]>;
 }

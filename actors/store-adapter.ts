@@ -171,9 +171,10 @@ export class StoreAdapter implements RoomStore, OutputLog {
     return this.eventIds(await this.store.getRedactions(nid));
   }
 
-  async getTxn(sender: string, txnId: string): Promise<{ eventId: string; status: InputStatus } | undefined> {
-    const t = await this.store.getTxn(sender, txnId);
-    return t ? { eventId: t.eventId, status: t.status as InputStatus } : undefined;
+  getTxn(sender: string, txnId: string): { eventId: string; status: InputStatus } | undefined | Promise<{ eventId: string; status: InputStatus } | undefined> {
+    const t = this.store.getTxnNow(sender, txnId);
+    if (t === undefined) return undefined;
+    return Promise.resolve(t).then((r) => (r ? { eventId: r.eventId, status: r.status as InputStatus } : undefined));
   }
 
   // ---------------------------------------------------------------------------

@@ -597,10 +597,14 @@ export class Store {
   // ------------------------------------------------------------------ txn ids
 
   async getTxn(sender: string, txnId: string): Promise<TxnRecord | undefined> {
+    return this.getTxnNow(sender, txnId);
+  }
+
+  /** getTxn, answered at once (no promise) when the txn filter knows the ID is new: every send of a fresh txn ID. */
+  getTxnNow(sender: string, txnId: string): TxnRecord | undefined | Promise<TxnRecord | undefined> {
     const key = str2Key(T_TXN, sender, txnId);
     if (this.txns.absent(keyBytesName(key))) return undefined;
-    const v = await this.getter.get(key);
-    return v === undefined ? undefined : decodeTxn(v);
+    return this.getter.get(key).then((v) => (v === undefined ? undefined : decodeTxn(v)));
   }
 
   // ------------------------------------------------------------------ redactions
