@@ -113,7 +113,7 @@ function checkString(ns: Ns, s: unknown): asserts s is string {
 
 /** The string of a NID held in memory (preassigned, pending or cached). */
 function knownStr(sp: Namespace, nid: number): string | undefined {
-  return sp.preNid.get(nid) ?? sp.pendNid.get(nid)?.str ?? sp.byNid.get(nid);
+  return (sp.preNid.size !== 0 ? sp.preNid.get(nid) : undefined) ?? (sp.pendNid.size !== 0 ? sp.pendNid.get(nid)?.str : undefined) ?? sp.byNid.get(nid);
 }
 
 function checkNid(nid: unknown): asserts nid is number {
@@ -124,6 +124,8 @@ function checkNid(nid: unknown): asserts nid is number {
 
 export class NidMaps {
   private readonly spaces = new Map<Ns, Namespace>();
+  /** the same namespaces indexed by their number: every NID look-up starts here */
+  private readonly byNs: Array<Namespace | undefined> = [];
 
   constructor(
     private readonly db: ClassicLevel<Buffer, Buffer>,
@@ -132,11 +134,15 @@ export class NidMaps {
     /** keep the event ID filter (see Namespace.filter) */
     eventIdFilter = true,
   ) {
-    for (const ns of ALL_NS) this.spaces.set(ns, new Namespace(ns, cacheSize, eventIdFilter && ns === Ns.EVENT));
+    for (const ns of ALL_NS) {
+      const sp = new Namespace(ns, cacheSize, eventIdFilter && ns === Ns.EVENT);
+      this.spaces.set(ns, sp);
+      this.byNs[ns] = sp;
+    }
   }
 
   private space(ns: Ns): Namespace {
-    const sp = this.spaces.get(ns);
+    const sp = typeof ns === 'number' ? this.byNs[ns] : undefined;
     if (sp === undefined) throw new RoomServerError('M_INVALID_PARAM', `unknown NID namespace ${String(ns)}`, 'storage_bad_namespace');
     return sp;
   }
@@ -210,7 +216,8 @@ export class NidMaps {
    */
   private known(sp: Namespace, s: string): number | undefined {
     if (typeof s !== 'string') return undefined;
-    return sp.preStr.get(s) ?? sp.pendStr.get(s)?.nid ?? sp.byStr.get(s);
+    // (the preassigned and pending maps are often empty: no look-up then)
+    return (sp.preStr.size !== 0 ? sp.preStr.get(s) : undefined) ?? (sp.pendStr.size !== 0 ? sp.pendStr.get(s)?.nid : undefined) ?? sp.byStr.get(s);
   }
 
   /** The NID of a string, or undefined when it has none (never allocates). */
@@ -357,7 +364,7 @@ export class NidMaps {
 
   /** The pending (not yet written) mapping of a NID, if any: a unit using the NID depends on it. */
   pendingOf(ns: Ns, nid: number): PendingItem | undefined {
-    const sp = this.spaces.get(ns);
+    const sp = this.byNs[ns];
     return sp === undefined || sp.pendNid.size === 0 ? undefined : sp.pendNid.get(nid);
   }
 
