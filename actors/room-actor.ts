@@ -95,7 +95,8 @@ function storedForm(ev: MatrixEvent, unit: Unit): MatrixEvent {
 /** A new event's auth events, and which of them were rejected. */
 interface AuthEventsLoad {
   events: MatrixEvent[];
-  rejected: Set<string>;
+  /** undefined when none was */
+  rejected: Set<string> | undefined;
 }
 
 export class RoomLogic {
@@ -324,7 +325,7 @@ export class RoomLogic {
         createEvent = await room.events!.get('$' + room.roomId.slice(1));
         if (!createEvent) return this.rejectUnstored(room, input, 'missing_create_event');
       }
-      const ae = checkAuthEvents(ev, authEvents, { ...(createEvent ? { createEvent } : {}), rejected: loaded.rejected });
+      const ae = checkAuthEvents(ev, authEvents, createEvent ? { createEvent, rejected: loaded.rejected } : { rejected: loaded.rejected });
       if (!ae.ok) return this.storeRejected(room, input, `auth_events:${ae.code}`, 0);
       const own = checkAuth(ev, ae.state);
       if (!own.ok) return this.storeRejected(room, input, `auth:${own.code}`, 0);
@@ -400,12 +401,12 @@ export class RoomLogic {
     const got = room.events!.getManyNow(ev.authEvents);
     if (got instanceof Promise) return this.readAuthEvents(room, ev, got);
     if (got.size < ev.authEvents.length) return undefined;
-    const rejected = new Set<string>();
+    let rejected: Set<string> | undefined;
     const create = rv12CreateId(ev);
     for (const id of create ? [...ev.authEvents, create] : ev.authEvents) {
       const r = this.cachedRecord(room, id);
       if (r === undefined) return this.readAuthEvents(room, ev, got);
-      if (r.rejected) rejected.add(id);
+      if (r.rejected) (rejected ??= new Set()).add(id);
     }
     return { events: ev.authEvents.map((id) => got.get(id)!), rejected };
   }
@@ -414,11 +415,11 @@ export class RoomLogic {
   private async readAuthEvents(room: RoomHot, ev: MatrixEvent, events: Map<string, MatrixEvent> | Promise<Map<string, MatrixEvent>>): Promise<AuthEventsLoad | undefined> {
     const got = await events;
     if (got.size < ev.authEvents.length) return undefined;
-    const rejected = new Set<string>();
+    let rejected: Set<string> | undefined;
     const create = rv12CreateId(ev);
     for (const id of create ? [...ev.authEvents, create] : ev.authEvents) {
       const r = await this.getRecord(room, id);
-      if (r?.rejected) rejected.add(id);
+      if (r?.rejected) (rejected ??= new Set()).add(id);
     }
     return { events: ev.authEvents.map((id) => got.get(id)!), rejected };
   }
@@ -549,8 +550,8 @@ export class RoomLogic {
       output = this.newRoomEventOutput(room, ev, [ev.eventId], [], newHead.extremities, false, input.txnId);
     } else if (input.kind === 'new' && !s.softFailed && room.head) {
       const head = room.head;
-      const prevs = new Set(ev.prevEvents);
-      const extremities = head.extremities.filter((x) => !prevs.has(x));
+      const prevs = ev.prevEvents; // a handful: no set needed
+      const extremities = head.extremities.filter((x) => !prevs.includes(x));
       extremities.push(ev.eventId);
       let changes: StateChanges;
       let adds: string[];
@@ -587,7 +588,7 @@ export class RoomLogic {
       }
       newHead = { ...head, extremities, currentSnapshot: snap, depth: Math.max(head.depth, ev.depth) };
       output = this.newRoomEventOutput(room, ev, adds, removes, extremities, rewrites, input.txnId);
-      unit.memberChanges = await this.memberChanges(room, changes, ev);
+      unit.memberChanges = changes.length === 0 ? [] : await this.memberChanges(room, changes, ev);
       if (!newCurrent) inPlace = changes;
     } else if (input.kind === 'new' && !s.softFailed && !room.head && s.before.has(stateKey('m.room.create', ''))) {
       // The first event we hold of a room we join: given with the state
