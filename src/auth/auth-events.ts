@@ -62,6 +62,12 @@ function isRejected(rejected: AuthEventsOptions['rejected'], id: string): boolea
   return typeof rejected === 'function' ? rejected(id) : rejected.has(id);
 }
 
+/** The supplied event with this ID (the last one, should it be supplied twice). */
+function suppliedEvent(authEvents: readonly MatrixEvent[], id: string): MatrixEvent | undefined {
+  for (let i = authEvents.length - 1; i >= 0; i--) if (authEvents[i]!.eventId === id) return authEvents[i];
+  return undefined;
+}
+
 /**
  * Checks the auth events of `event`. `authEvents` are the events its
  * `auth_events` names, in any order; each listed ID must be supplied and
@@ -81,14 +87,13 @@ export function checkAuthEvents(event: MatrixEvent, authEvents: readonly MatrixE
   const n = ruleNumbers(rv);
   if (event.type === 'm.room.create') return { ok: true, state: new MapStateLookup(new Map()) };
 
-  const byId = new Map<string, MatrixEvent>();
-  for (const ev of authEvents) byId.set(ev.eventId, ev);
-  const listed = new Set(event.authEvents);
-  for (const id of byId.keys()) {
-    if (!listed.has(id)) return deny('auth_event_not_listed', n.authEvents, `${id} was supplied but is not in auth_events`);
+  // An event lists a handful of auth events: plain scans, no maps or sets.
+  const listed = event.authEvents;
+  for (const ev of authEvents) {
+    if (!listed.includes(ev.eventId)) return deny('auth_event_not_listed', n.authEvents, `${ev.eventId} was supplied but is not in auth_events`);
   }
   for (const id of listed) {
-    if (!byId.has(id)) return deny('missing_auth_event', n.authEvents, `auth event ${id} was not supplied`);
+    if (suppliedEvent(authEvents, id) === undefined) return deny('missing_auth_event', n.authEvents, `auth event ${id} was not supplied`);
   }
 
   let createEvent: MatrixEvent | undefined;
@@ -106,22 +111,25 @@ export function checkAuthEvents(event: MatrixEvent, authEvents: readonly MatrixE
   }
 
   const r = n.authEvents;
-  const seen = new Set<string>();
   // The list in its own order; the same ID twice is a duplicate entry.
-  const entries = event.authEvents.map((id) => byId.get(id) as MatrixEvent);
-  for (const ev of entries) {
+  const entries = listed.map((id) => suppliedEvent(authEvents, id)!);
+  for (let i = 0; i < entries.length; i++) {
+    const ev = entries[i]!;
     if (ev.stateKey === undefined) continue;
-    const k = stateKey(ev.type, ev.stateKey);
-    if (seen.has(k)) return deny('duplicate_auth_event', `${r}.1`, `two auth events for (${ev.type}, ${JSON.stringify(ev.stateKey)})`);
-    seen.add(k);
+    for (let j = 0; j < i; j++) {
+      const other = entries[j]!;
+      if (other.stateKey === ev.stateKey && other.type === ev.type) {
+        return deny('duplicate_auth_event', `${r}.1`, `two auth events for (${ev.type}, ${JSON.stringify(ev.stateKey)})`);
+      }
+    }
   }
 
-  const allowed = new Set(authEventSelection(event, rv).map(([t, k]) => stateKey(t, k)));
+  const allowed = authEventSelection(event, rv);
   for (const ev of entries) {
     if (rv.roomIdFromCreateEvent && ev.type === 'm.room.create') {
       return deny('create_event_listed', `${r}.2`, 'the create event must not be listed in auth_events in this room version');
     }
-    if (ev.stateKey === undefined || !allowed.has(stateKey(ev.type, ev.stateKey))) {
+    if (ev.stateKey === undefined || !allowed.some(([t, k]) => t === ev.type && k === ev.stateKey)) {
       return deny('unexpected_auth_event', `${r}.2`, `auth event ${ev.eventId} (${ev.type}, ${JSON.stringify(ev.stateKey ?? null)}) is not one the selection picks`);
     }
   }
@@ -130,7 +138,7 @@ export function checkAuthEvents(event: MatrixEvent, authEvents: readonly MatrixE
     if (isRejected(options.rejected, ev.eventId)) return deny('rejected_auth_event', `${r}.3`, `auth event ${ev.eventId} was rejected`);
   }
 
-  if (!rv.roomIdFromCreateEvent && !seen.has(stateKey('m.room.create', ''))) {
+  if (!rv.roomIdFromCreateEvent && !entries.some((ev) => ev.type === 'm.room.create' && ev.stateKey === '')) {
     return deny('missing_create_event', `${r}.4`, 'no m.room.create among the auth events');
   }
 
