@@ -11,8 +11,8 @@ import type { SigningKey } from '../src/matrix/ed25519.js';
 import { stateKey } from '../src/matrix/state-key.js';
 import { signEventWithBytes, prepareEventSigning, attachEventSignature, canonicalTextOfSigned } from '../src/matrix/signing.js';
 import type { CryptoPool } from './crypto-pool.js';
-import { computeEventId, eventIdFromReferenceHash, roomIdFromCreateEventId } from '../src/matrix/event-id.js';
-import { referenceHash, sha256 } from '../src/matrix/hashes.js';
+import { computeEventId, eventIdFromRedactedBytes, roomIdFromCreateEventId } from '../src/matrix/event-id.js';
+import { referenceHash } from '../src/matrix/hashes.js';
 import { encodeBase64 } from '../src/matrix/base64.js';
 import { parsePdu } from '../src/matrix/pdu.js';
 import { authEventSelection } from '../src/auth/selection.js';
@@ -76,7 +76,7 @@ export async function buildSignedAsync(
 }
 
 function idFromSigned(rv: RoomVersion, pdu: JsonObject, signedBytes: Uint8Array): string {
-  return rv.eventIdFormat === 'v1' ? (pdu.event_id as string) : eventIdFromReferenceHash(sha256(signedBytes), rv);
+  return rv.eventIdFormat === 'v1' ? (pdu.event_id as string) : eventIdFromRedactedBytes(signedBytes, rv);
 }
 
 function unsignedPdu(rv: RoomVersion, a: BuildArgs, serverName: string): JsonObject {

@@ -9,8 +9,13 @@
 import type { JsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
 import { encodeBase64, encodeBase64Url } from './base64.js';
-import { referenceHash } from './hashes.js';
+import { referenceHash, sha256Base64, sha256Base64Url } from './hashes.js';
 import { PduError } from './pdu-error.js';
+
+/** The event ID of v3+ formats straight from the bytes the reference hash covers (the canonical redacted event). */
+export function eventIdFromRedactedBytes(redacted: string | Uint8Array, rv: RoomVersion): string {
+  return '$' + (rv.eventIdFormat === 'v3' ? sha256Base64(redacted) : sha256Base64Url(redacted));
+}
 
 /** The event ID for a reference hash under room version `rv` (v3+ formats). */
 export function eventIdFromReferenceHash(refHash: Uint8Array, rv: RoomVersion): string {

@@ -21,6 +21,17 @@ export function sha256(data: string | Uint8Array): Buffer {
   return hash('sha256', data, 'buffer');
 }
 
+/** SHA-256 as unpadded standard base64, straight from the digest (no bytes object on the way). */
+export function sha256Base64(data: string | Uint8Array): string {
+  // 32 bytes are 44 base64 characters, the last one padding
+  return hash('sha256', data, 'base64').slice(0, 43);
+}
+
+/** SHA-256 as URL-safe base64 (unpadded), straight from the digest. */
+export function sha256Base64Url(data: string | Uint8Array): string {
+  return hash('sha256', data, 'base64url');
+}
+
 /** Canonical JSON of the event without `unsigned`, `signatures` and `hashes`: what the content hash covers. */
 export function contentHashCanonicalJson(pdu: JsonObject): string {
   return canonicalJsonWithout(pdu, CONTENT_HASH_OMITS);

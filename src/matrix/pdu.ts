@@ -35,9 +35,9 @@ import { isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
 import type { MatrixEvent } from './event.js';
 import { canonicalJson, CanonicalJsonError, canonicalObjectText, findNonCanonicalNumber, MAX_SAFE } from './canonical-json.js';
-import { contentHashTextOf, sha256 } from './hashes.js';
+import { contentHashTextOf } from './hashes.js';
 import { redactedCanonicalJson } from './redaction.js';
-import { eventIdFromReferenceHash, roomIdFromCreateEventId } from './event-id.js';
+import { eventIdFromRedactedBytes, roomIdFromCreateEventId } from './event-id.js';
 import { eventIdProblem, exceedsBytes, isHashEventId, roomIdProblem, userIdProblem } from './ids.js';
 import { scanJson, type JsonScan, type JsonScanOptions } from './strict-json.js';
 import { PduError } from './pdu-error.js';
@@ -330,7 +330,7 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
     eventId = opts.knownEventId;
   } else {
     redactedBytes = Buffer.from(withCanonicalErrors(() => redactedCanonicalJson(json, rv)), 'utf8');
-    eventId = eventIdFromReferenceHash(sha256(redactedBytes), rv);
+    eventId = eventIdFromRedactedBytes(redactedBytes, rv);
   }
 
   // size, and the canonical texts: the whole event (what is stored) and without hashes, signatures and

@@ -14,7 +14,7 @@ import type { RoomVersion } from './room-versions.js';
 import { canonicalJson, canonicalObjectText, withMembers, type CanonicalObjectText } from './canonical-json.js';
 import { encodeBase64 } from './base64.js';
 import { signBytes, verifyBytes, type SigningKey } from './ed25519.js';
-import { contentHashTextOf, sha256 } from './hashes.js';
+import { contentHashTextOf, sha256Base64 } from './hashes.js';
 import { redactedCanonicalJson } from './redaction.js';
 import { serverNameOf } from './ids.js';
 
@@ -112,7 +112,7 @@ export function prepareEventSigning(
 ): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string; content: CanonicalObjectText | undefined } {
   const whole = canonicalObjectText(pdu);
   const contentCanonical = contentHashTextOf(whole);
-  const out: JsonObject = copyWith(pdu, 'hashes', { sha256: encodeBase64(sha256(contentCanonical)) });
+  const out: JsonObject = copyWith(pdu, 'hashes', { sha256: sha256Base64(contentCanonical) });
   // the text can be spliced into the signed event's only when it has none of the left-out keys
   const bare = contentCanonical === whole.text;
   return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8'), contentCanonical, content: bare ? whole : undefined };

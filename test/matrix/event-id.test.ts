@@ -4,8 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { roomVersion, type RoomVersionId } from '../../src/matrix/room-versions.js';
 import type { JsonObject } from '../../src/matrix/json.js';
-import { computeEventId, roomIdFromCreateEventId, createEventIdFromRoomId, eventIdFromReferenceHash } from '../../src/matrix/event-id.js';
-import { contentHash, checkContentHash, referenceHash } from '../../src/matrix/hashes.js';
+import { computeEventId, roomIdFromCreateEventId, createEventIdFromRoomId, eventIdFromReferenceHash, eventIdFromRedactedBytes } from '../../src/matrix/event-id.js';
+import { contentHash, checkContentHash, referenceHash, sha256, sha256Base64, sha256Base64Url } from '../../src/matrix/hashes.js';
+import { encodeBase64, encodeBase64Url } from '../../src/matrix/base64.js';
 import { redactedCanonicalJson } from '../../src/matrix/redaction.js';
 import { signEvent } from '../../src/matrix/signing.js';
 import { generateSigningKey } from '../../src/matrix/ed25519.js';
@@ -108,6 +109,17 @@ test('v3 vs v4 encodings of the same hash', () => {
   assert.match(eventIdFromReferenceHash(h, roomVersion('3')), /[+/]/);
   assert.not.match(eventIdFromReferenceHash(h, roomVersion('4')), /[+/=]/);
   assert.is(eventIdFromReferenceHash(h, roomVersion('4')).length, 44);
+});
+test('hashes written straight to base64 equal the digest bytes encoded, and event IDs from the redacted bytes equal those from the hash', () => {
+  const inputs: Array<string | Buffer> = ['', 'a', '{"é":"\u2028"}', 'x'.repeat(1000), Buffer.alloc(300, 0xfb)];
+  for (let i = 0; i < 200; i++) inputs.push(`input ${i}`); // some digests have + and / in base64
+  for (const data of inputs) {
+    const h = sha256(data);
+    assert.is(sha256Base64(data), encodeBase64(h));
+    assert.is(sha256Base64Url(data), encodeBase64Url(h));
+    for (const v of ['3', '4', '10', '12'] as RoomVersionId[]) assert.is(eventIdFromRedactedBytes(data, roomVersion(v)), eventIdFromReferenceHash(h, roomVersion(v)));
+  }
+  assert.ok(inputs.some((d) => /[+/]/.test(sha256Base64(d))), 'some digests use + or /');
 });
 test('roomIdFromCreateEventId refuses non-event IDs', () => {
   assert.throws(() => roomIdFromCreateEventId('!x'), (e: unknown) => e instanceof PduError && e.reason === 'pdu_bad_id');
