@@ -297,7 +297,13 @@ export class StoreAdapter implements RoomStore, OutputLog {
     const t0 = performance.now();
     return this.store.commit(su).then((result) => {
       commitLatency.observe((performance.now() - t0) / 1000);
-      if (ev) this.records.set(ev.record.eventId, ev.record);
+      // State events stay cached (auth checks and state come back to them); a
+      // message's record is rarely read again, and caching each would move
+      // every one into the old generation of the heap only to drop it later.
+      if (ev) {
+        if (ev.record.stateKey !== undefined) this.records.set(ev.record.eventId, ev.record);
+        else this.records.delete(ev.record.eventId);
+      }
       for (const r of redacted) this.records.set(r.eventId, r.rec);
       return outs.map((o, i) => {
         const out = copyWith(o, 'pos', result.outputPositions[i]!) as Output;
