@@ -19,7 +19,7 @@ import type { CryptoPool } from './crypto-pool.js';
 import { checkAuth } from '../src/auth/check.js';
 import { checkAuthEvents } from '../src/auth/auth-events.js';
 import { RoomServerError } from '../src/errors.js';
-import type { CreateRoomReply, InputResult, Output, SendReply, SendRequest } from '../src/api.js';
+import type { CreateRoomReply, InputResult, InputStatus, Output } from '../src/api.js';
 import type { KeyRing } from '../src/keyring.js';
 import type { PeerFetcher } from '../src/peers.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
@@ -92,6 +92,9 @@ function storedForm(ev: MatrixEvent, unit: Unit): MatrixEvent {
   return stored && stored.record.redacted && stored.record.eventId === ev.eventId ? redactedEventOf(ev, stored.json) : ev;
 }
 
+/** A send as the actor gets it. */
+type SendMsg = Extract<RoomMsg, { op: 'send' }>;
+
 /** A new event's auth events, and which of them were rejected. */
 interface AuthEventsLoad {
   events: MatrixEvent[];
@@ -131,16 +134,9 @@ export class RoomLogic {
     if (hot !== undefined && msg.op === 'send') {
       // The common case continues from the send's promise: no suspended frame of this function is
       // kept (and copied by every young-generation collection) while the send waits for its commit.
-      return this.sendAndReply(hot, msg).then(() => hot);
+      return this.sendAndReply(hot, msg);
     }
     return this.handleAny(hot, msg);
-  }
-
-  private sendAndReply(room: RoomHot, msg: Extract<RoomMsg, { op: 'send' }>): Promise<void> {
-    return this.onSend(room, msg.req).then((r) => {
-      if (r instanceof RoomServerError) msg.reply.reject(r);
-      else msg.reply.resolve(r);
-    });
   }
 
   private async handleAny(hot: RoomHot | undefined, msg: RoomMsg): Promise<RoomHot> {
@@ -791,33 +787,53 @@ export class RoomLogic {
    * error; nothing changed, so unlike a failure inside the pipeline it does
    * not cost the room its hot state.
    */
-  private async onSend(room: RoomHot, req: SendRequest): Promise<SendReply | RoomServerError> {
+  private sendAndReply(room: RoomHot, msg: SendMsg): Promise<RoomHot> {
+    const req = msg.req;
     if (req.txnId !== undefined) {
       const t = this.store.getTxn(req.sender, req.txnId);
-      const prior = t instanceof Promise ? await t : t;
-      if (prior) return { event_id: prior.eventId, status: prior.status };
+      if (t instanceof Promise) return t.then((prior) => (prior ? this.replyPrior(room, msg, prior) : this.sendNew(room, msg)));
+      if (t) return Promise.resolve(this.replyPrior(room, msg, t));
     }
-    if (!room.head || !room.rv) return new RoomServerError('M_NOT_FOUND', `unknown room ${room.roomId}`);
-    let ev: MatrixEvent;
-    try {
-      ev = await buildLocalEvent(room, this.deps, {
-        sender: req.sender,
-        type: req.type,
-        stateKey: req.stateKey,
-        content: req.content,
-      });
-    } catch (e) {
-      if (e instanceof RoomServerError) return e;
-      throw e;
+    return this.sendNew(room, msg);
+  }
+
+  /** The answer to a send whose txn_id was used before: the earlier event. */
+  private replyPrior(room: RoomHot, msg: SendMsg, prior: { eventId: string; status: InputStatus }): RoomHot {
+    msg.reply.resolve({ event_id: prior.eventId, status: prior.status });
+    return room;
+  }
+
+  /**
+   * Builds, signs and processes a new local event and answers the send from
+   * the innermost continuation, which then yields the room to the actor: a
+   * send waiting for its commit holds no async frames and no promise layers
+   * beyond the pipeline's own (each would be copied by every young-generation
+   * collection while thousands of sends are in flight).
+   */
+  private sendNew(room: RoomHot, msg: SendMsg): Promise<RoomHot> {
+    const req = msg.req;
+    if (!room.head || !room.rv) {
+      msg.reply.reject(new RoomServerError('M_NOT_FOUND', `unknown room ${room.roomId}`));
+      return Promise.resolve(room);
     }
-    const input: PreparedInput = { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 };
-    if (req.txnId !== undefined) input.txnId = req.txnId;
-    // returned with a continuation rather than awaited: this frame is not kept during the commit
-    return this.process(room, input, false).then((out) => {
-      if (out === 'parked') throw new RoomServerError('M_UNKNOWN', 'a local event was parked');
-      inputsTotal.inc({ status: out.status });
-      return { event_id: out.event_id, status: out.status };
-    });
+    return buildLocalEvent(room, this.deps, { sender: req.sender, type: req.type, stateKey: req.stateKey, content: req.content }).then(
+      (ev) => {
+        const input: PreparedInput = { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 };
+        if (req.txnId !== undefined) input.txnId = req.txnId;
+        return this.process(room, input, false).then((out) => {
+          if (out === 'parked') throw new RoomServerError('M_UNKNOWN', 'a local event was parked');
+          inputsTotal.inc({ status: out.status });
+          msg.reply.resolve({ event_id: out.event_id, status: out.status });
+          return room;
+        });
+      },
+      (e: unknown) => {
+        // refused while building: answered with its error, nothing changed (the room keeps its hot state)
+        if (!(e instanceof RoomServerError)) throw e;
+        msg.reply.reject(e);
+        return room;
+      },
+    );
   }
 
   private async onCreate(room: RoomHot, c: PreparedCreate): Promise<CreateRoomReply> {
