@@ -9,7 +9,8 @@
 import type { JsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
 import { encodeBase64, encodeBase64Url } from './base64.js';
-import { referenceHash, sha256Base64, sha256Base64Url } from './hashes.js';
+import { sha256Base64, sha256Base64Url } from './hashes.js';
+import { redactedCanonicalJson } from './redaction.js';
 import { PduError } from './pdu-error.js';
 
 /** The event ID of v3+ formats straight from the bytes the reference hash covers (the canonical redacted event). */
@@ -35,7 +36,7 @@ export function computeEventId(pdu: JsonObject, rv: RoomVersion): string {
     if (typeof id !== 'string') throw new PduError('pdu_field_type', 'field "event_id" must be a string', 'event_id');
     return id;
   }
-  return eventIdFromReferenceHash(referenceHash(pdu, rv), rv);
+  return eventIdFromRedactedBytes(redactedCanonicalJson(pdu, rv), rv);
 }
 
 /** The v12 room ID named by a create event's ID: `$abc` -> `!abc`. */

@@ -13,7 +13,7 @@ import type { JsonObject } from './json.js';
 import { isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
 import { canonicalJsonWithout, withoutMembers, type CanonicalObjectText } from './canonical-json.js';
-import { decodeBase64, encodeBase64 } from './base64.js';
+import { decodeBase64 } from './base64.js';
 import { redactedCanonicalJson } from './redaction.js';
 
 /** SHA-256 of a string's UTF-8 bytes, or of bytes. */
@@ -51,7 +51,7 @@ export function contentHashBytes(pdu: JsonObject): Buffer {
 
 /** The content hash as unpadded base64 (the value of `hashes.sha256`). */
 export function contentHash(pdu: JsonObject): string {
-  return encodeBase64(contentHashBytes(pdu));
+  return sha256Base64(contentHashCanonicalJson(pdu));
 }
 
 /**
