@@ -173,8 +173,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
 
   getTxn(sender: string, txnId: string): { eventId: string; status: InputStatus } | undefined | Promise<{ eventId: string; status: InputStatus } | undefined> {
     const t = this.store.getTxnNow(sender, txnId);
-    if (t === undefined) return undefined;
-    return Promise.resolve(t).then((r) => (r ? { eventId: r.eventId, status: r.status as InputStatus } : undefined));
+    return t === undefined ? undefined : t.then((r) => (r ? { eventId: r.eventId, status: r.status as InputStatus } : undefined));
   }
 
   // ---------------------------------------------------------------------------

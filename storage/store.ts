@@ -601,7 +601,7 @@ export class Store {
   }
 
   /** getTxn, answered at once (no promise) when the txn filter knows the ID is new: every send of a fresh txn ID. */
-  getTxnNow(sender: string, txnId: string): TxnRecord | undefined | Promise<TxnRecord | undefined> {
+  getTxnNow(sender: string, txnId: string): undefined | Promise<TxnRecord | undefined> {
     const key = str2Key(T_TXN, sender, txnId);
     if (this.txns.absent(keyBytesName(key))) return undefined;
     return this.getter.get(key).then((v) => (v === undefined ? undefined : decodeTxn(v)));
