@@ -21,7 +21,9 @@ type Job =
  * then every job's data, one after the other. A verify job's public key
  * and signature (base64 strings) go in `strs`, two per verify job, in job
  * order. Signing keys go once per worker, as { slot, seed }, before the
- * first job that uses them (a port delivers in order). The answer is
+ * first job that uses them (a port delivers in order); past MAX_KEYS the
+ * workers are told to forget them all ({ forgetKeys }) and they are sent
+ * again as used. The answer is
  * { id, out } with `out` transferred back: 64 bytes per job, a signature
  * for a sign job, and for a verify job a first byte of 1 (valid) or 0.
  */
@@ -29,6 +31,8 @@ const OP_SIGN = 0;
 const OP_VERIFY = 1;
 const HEADER = 12;
 const SIG = 64;
+/** Signing keys the workers keep; past this many they are forgotten and sent again when used. */
+const MAX_KEYS = 64;
 
 /** The worker's code: plain JavaScript run with `eval`, so it needs no TypeScript loader. */
 const WORKER_SOURCE = `
@@ -62,6 +66,10 @@ function verifyOne(publicKeyB64, data, signature) {
   try { return verify(null, data, k, sig); } catch { return false; }
 }
 parentPort.on('message', (m) => {
+  if (m.forgetKeys) {
+    priv.clear();
+    return;
+  }
   if (m.slot !== undefined) {
     priv.set(m.slot, createPrivateKey({ key: Buffer.concat([PKCS8, Buffer.from(m.seed)]), format: 'der', type: 'pkcs8' }));
     return;
@@ -206,6 +214,11 @@ export class CryptoPool {
       for (const p of jobs) this.runInline(p);
       return;
     }
+    if (this.slots.size >= MAX_KEYS) {
+      // between batches, so no batch names a key slot its worker has forgotten
+      this.slots.clear();
+      for (const w of this.workers) w.worker.postMessage({ forgetKeys: true });
+    }
     // Split across workers, least loaded first, in messages of at most
     // CHUNK jobs: a worker answers each message when it is done, so the
     // first results come back while it works on the rest.
@@ -260,8 +273,8 @@ export class CryptoPool {
   }
 
   async sign(key: SigningKey, data: Uint8Array): Promise<Buffer> {
-    const r = (await this.push({ op: 'sign', seed: key.seed, data }, key)) as Uint8Array;
-    return Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+    // a view of the worker's answer, or signBytes' own Buffer when run inline
+    return (await this.push({ op: 'sign', seed: key.seed, data }, key)) as Buffer;
   }
 
   async close(): Promise<void> {

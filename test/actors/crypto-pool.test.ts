@@ -44,6 +44,18 @@ test('one batch mixing signs with two keys and verifies (good, bad, malformed) g
   await pool.close();
 });
 
+test('more signing keys than the workers keep: every signature is still by its own key, none fails over to inline', async () => {
+  const pool = new CryptoPool(1);
+  const keys = Array.from({ length: 150 }, () => generateSigningKey());
+  for (let round = 0; round < 3; round++) {
+    // one flush per round: each registers keys, and a later one makes the workers forget them
+    const sigs = await Promise.all(keys.map((k, i) => pool.sign(k, Buffer.from(`round ${round} key ${i}`))));
+    sigs.forEach((s, i) => assert.ok(s.equals(signBytes(keys[i]!, Buffer.from(`round ${round} key ${i}`))), `round ${round} key ${i}`));
+  }
+  assert.is(pool.activeWorkers, 1, 'no worker failed (an unknown key slot would fail it)');
+  await pool.close();
+});
+
 test('jobs still pending at close are finished inline', async () => {
   const pool = new CryptoPool(1);
   const key = generateSigningKey();
