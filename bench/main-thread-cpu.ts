@@ -5,12 +5,17 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** CPU milliseconds (user + system) a thread of this process has used; throws when it cannot be read. */
+function taskCpuMs(tid: string): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 /** CPU milliseconds used so far by this process's main thread. */
 export function mainThreadCpuMs(): number {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
+    return taskCpuMs(String(process.pid));
   } catch {
     return Number.NaN;
   }
@@ -33,9 +38,7 @@ export function threadCpuMs(): Map<string, number> {
   }
   for (const t of tasks) {
     try {
-      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      byThread.set(t === String(process.pid) ? 'main' : t, (Number(f[11]) + Number(f[12])) * 10);
+      byThread.set(t === String(process.pid) ? 'main' : t, taskCpuMs(t));
     } catch {
       // the thread ended between the listing and the read
     }
