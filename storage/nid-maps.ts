@@ -123,8 +123,9 @@ function checkNid(nid: unknown): asserts nid is number {
 }
 
 export class NidMaps {
-  private readonly spaces = new Map<Ns, Namespace>();
-  /** the same namespaces indexed by their number: every NID look-up starts here */
+  /** the namespaces, in ALL_NS order */
+  private readonly spaces: Namespace[] = [];
+  /** the same, indexed by their number: every NID look-up starts here */
   private readonly byNs: Array<Namespace | undefined> = [];
 
   constructor(
@@ -136,13 +137,18 @@ export class NidMaps {
   ) {
     for (const ns of ALL_NS) {
       const sp = new Namespace(ns, cacheSize, eventIdFilter && ns === Ns.EVENT);
-      this.spaces.set(ns, sp);
+      this.spaces.push(sp);
       this.byNs[ns] = sp;
     }
   }
 
+  /** The namespace of a number, or undefined for one that is none. */
+  private spaceOf(ns: Ns): Namespace | undefined {
+    return typeof ns === 'number' ? this.byNs[ns] : undefined;
+  }
+
   private space(ns: Ns): Namespace {
-    const sp = typeof ns === 'number' ? this.byNs[ns] : undefined;
+    const sp = this.spaceOf(ns);
     if (sp === undefined) throw new RoomServerError('M_INVALID_PARAM', `unknown NID namespace ${String(ns)}`, 'storage_bad_namespace');
     return sp;
   }
@@ -150,7 +156,7 @@ export class NidMaps {
   /** Recovers the counters and makes sure the preassigned mappings are on disk. */
   async init(): Promise<void> {
     const ops: Array<{ type: 'put'; key: Buffer; value: Buffer }> = [];
-    for (const sp of this.spaces.values()) {
+    for (const sp of this.spaces) {
       let highest = 0;
       for await (const k of this.db.keys({ ...prefixRange(Buffer.from([T_NID2STR, sp.ns])), reverse: true, limit: 1 })) {
         highest = readU64(k, 2);
@@ -174,13 +180,13 @@ export class NidMaps {
     }
     if (ops.length > 0) await this.db.batch(ops, { sync: true });
     // Strings allocated from now on add themselves; the stored ones are scanned in the background.
-    for (const sp of this.spaces.values()) {
+    for (const sp of this.spaces) {
       if (sp.filtered) sp.filter = new KeyFilter(this.db, Buffer.from([T_STR2NID, sp.ns]), (k) => k.toString('utf8', 2));
     }
   }
 
   private filters(): KeyFilter[] {
-    return [...this.spaces.values()].flatMap((sp) => (sp.filter ? [sp.filter] : []));
+    return this.spaces.flatMap((sp) => (sp.filter ? [sp.filter] : []));
   }
 
   /** Settles when the filters hold every stored mapping (or their scans stopped: the database closed). */
@@ -346,7 +352,7 @@ export class NidMaps {
 
   /** The strings of NIDs; without a promise per NID when every one is in memory (the common case). */
   strs(ns: Ns, nids: readonly number[]): Promise<Array<string | undefined>> {
-    const known = this.spaces.has(ns) ? this.peekStrs(ns, nids) : undefined;
+    const known = this.spaceOf(ns) !== undefined ? this.peekStrs(ns, nids) : undefined;
     return known !== undefined ? Promise.resolve(known) : Promise.all(nids.map((n) => this.str(ns, n)));
   }
 
@@ -364,7 +370,7 @@ export class NidMaps {
 
   /** The pending (not yet written) mapping of a NID, if any: a unit using the NID depends on it. */
   pendingOf(ns: Ns, nid: number): PendingItem | undefined {
-    const sp = this.byNs[ns];
+    const sp = this.spaceOf(ns);
     return sp === undefined || sp.pendNid.size === 0 ? undefined : sp.pendNid.get(nid);
   }
 
@@ -383,7 +389,7 @@ export class NidMaps {
   /** Count of mappings allocated but not yet written (for metrics and tests). */
   pendingCount(): number {
     let n = 0;
-    for (const sp of this.spaces.values()) n += sp.pendNid.size;
+    for (const sp of this.spaces) n += sp.pendNid.size;
     return n;
   }
 
