@@ -3,7 +3,8 @@
  * order and runs each event through the checks of the input pipeline
  * (signatures, auth events, auth against its own auth events, prev events,
  * state before, auth against that state, soft-fail against the current
- * state), commits the outcome as one storage unit, then publishes outputs.
+ * state) and commits the outcome as one storage unit (the store publishes
+ * its outputs once it is durable).
  * Events whose prev events are missing are parked (missing-prev.ts) without
  * holding up the room. Local events (send, create_room) are built here so
  * concurrent sends to one room never race.
@@ -41,7 +42,6 @@ export interface RoomDeps {
   keys: KeyRing;
   peers: PeerFetcher | undefined;
   log: Logger;
-  publish(outputs: Output[]): void;
   /** parse + hash-check a PDU fetched from a peer (same path as inputs) */
   prepare(pdu: JsonObject, rv: RoomVersion, kind: PreparedInput['kind'], extra?: Partial<PreparedInput>): PreparedInput;
   /** queue a message to this room's actor (used by fetches finishing later) */
@@ -616,7 +616,7 @@ export class RoomLogic {
     // this function's frame is not kept while the write is in flight.
     const done = { isCreate, newHead, newCurrent, inPlace, status };
     return this.commitUnit(room, unit).then(
-      (outputs) => this.afterCommit(room, ev, unit, done, outputs),
+      () => this.afterCommit(room, ev, unit, done),
       (e: unknown) => {
         room.events!.forget(ev.eventId);
         throw e;
@@ -624,13 +624,12 @@ export class RoomLogic {
     );
   }
 
-  /** With the unit durable, moves the room's hot state forward and publishes the outputs. */
+  /** With the unit durable (its outputs already published by the store), moves the room's hot state forward. */
   private async afterCommit(
     room: RoomHot,
     ev: MatrixEvent,
     unit: Unit,
     d: { isCreate: boolean; newHead: RoomHead | undefined; newCurrent: StateMap | undefined; inPlace: StateChanges | undefined; status: InputResult['status'] },
-    outputs: Output[],
   ): Promise<InputResult> {
     const { newHead, newCurrent } = d;
     room.events!.remember(storedForm(ev, unit));
@@ -650,7 +649,6 @@ export class RoomLogic {
         else room.current.set(k, id);
       }
     }
-    if (outputs.length) this.deps.publish(outputs);
     return { event_id: ev.eventId, status: d.status };
   }
 

@@ -9,7 +9,7 @@ import type { JsonObject } from '../src/matrix/json.js';
 import { copyWith } from '../src/matrix/json.js';
 import { stateKey, splitStateKey, type StateKeyString, type StateMap } from '../src/matrix/state-key.js';
 import type { Store } from '../storage/store.js';
-import type { CommitUnit } from '../storage/unit.js';
+import type { CommitUnit, DurableListener } from '../storage/unit.js';
 import { Ns, splitStateKeyNum } from '../storage/nids.js';
 import type { EventMeta } from '../storage/records.js';
 import type { EventRecord, PendingOutput, RoomHead, RoomStore, StateChanges, Unit } from './room-store.js';
@@ -24,9 +24,32 @@ type StoredOutput =
   | { t: 'o'; e: number }
   | { t: 'r'; e: number; by: number };
 
+const NO_OUTPUTS: Output[] = [];
+
+/** One commit's work for the moment its unit is durable (see StoreAdapter.durable). */
+class CommitDone implements DurableListener {
+  outputs: Output[] = NO_OUTPUTS;
+  constructor(
+    private readonly adapter: StoreAdapter,
+    readonly ev: Unit['event'],
+    readonly redacted: ReadonlyArray<{ eventId: string; rec: EventRecord }>,
+    readonly outs: readonly PendingOutput[],
+    readonly t0: number,
+  ) {}
+
+  durable(positions: readonly number[]): void {
+    this.outputs = this.adapter.durable(this, positions);
+  }
+}
+
 export class StoreAdapter implements RoomStore, OutputLog {
   private readonly records = new Lru<string, EventRecord>(40_000);
   private readonly states = new Lru<number, StateMap>(64);
+  /**
+   * Where committed outputs go, in position order, the moment their unit is
+   * durable (the server's subscription hub).
+   */
+  outputsTo: { publish(outputs: readonly Output[]): void } | undefined;
 
   constructor(readonly store: Store) {}
 
@@ -292,25 +315,38 @@ export class StoreAdapter implements RoomStore, OutputLog {
     if (unit.journalSeqs) for (const seq of unit.journalSeqs) su.removeJournal(seq);
     if (unit.txn) su.putTxn(unit.txn.sender, unit.txn.txnId, { eventId: unit.txn.eventId, status: unit.txn.status });
 
+    // Caches and outputs are brought up to date the moment the unit is durable
+    // (CommitDone), in commit order: subscribers get outputs in position order.
+    const done = new CommitDone(this, ev, redacted, outs, performance.now());
+    su.listener = done;
     // Returned rather than awaited: this frame is not kept while the write is in flight.
-    const t0 = performance.now();
-    return this.store.commit(su).then((result) => {
-      commitLatency.observe((performance.now() - t0) / 1000);
-      // State events stay cached (auth checks and state come back to them); a
-      // message's record is rarely read again, and caching each would move
-      // every one into the old generation of the heap only to drop it later.
-      if (ev) {
-        if (ev.record.stateKey !== undefined) this.records.set(ev.record.eventId, ev.record);
-        else this.records.delete(ev.record.eventId);
-      }
-      for (const r of redacted) this.records.set(r.eventId, r.rec);
-      return outs.map((o, i) => {
-        const out = copyWith(o, 'pos', result.outputPositions[i]!) as Output;
-        // the event's stored text goes with its output, for the gateway's text frames
-        if (ev?.text !== undefined && o.type !== 'redacted_event' && o.event === ev.json) attachEventText(out, ev.text);
-        return out;
-      });
-    });
+    return this.store.commit(su).then(() => done.outputs);
+  }
+
+  /** With a unit durable: its records into the cache, its outputs (with positions) built and published. */
+  durable(d: CommitDone, positions: readonly number[]): Output[] {
+    commitLatency.observe((performance.now() - d.t0) / 1000);
+    const ev = d.ev;
+    // State events stay cached (auth checks and state come back to them); a
+    // message's record is rarely read again, and caching each would move
+    // every one into the old generation of the heap only to drop it later.
+    if (ev) {
+      if (ev.record.stateKey !== undefined) this.records.set(ev.record.eventId, ev.record);
+      else this.records.delete(ev.record.eventId);
+    }
+    for (const r of d.redacted) this.records.set(r.eventId, r.rec);
+    const outs = d.outs;
+    if (outs.length === 0) return NO_OUTPUTS;
+    const built: Output[] = [];
+    for (let i = 0; i < outs.length; i++) {
+      const o = outs[i]!;
+      const out = copyWith(o, 'pos', positions[i]!) as Output;
+      // the event's stored text goes with its output, for the gateway's text frames
+      if (ev?.text !== undefined && o.type !== 'redacted_event' && o.event === ev.json) attachEventText(out, ev.text);
+      built.push(out);
+    }
+    this.outputsTo?.publish(built);
+    return built;
   }
 
   private encodeOutput(su: CommitUnit, o: PendingOutput): JsonObject | Promise<JsonObject> {

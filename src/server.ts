@@ -129,6 +129,7 @@ export class RoomServer implements RoomServerApi {
       persist: (server, keyId, key) => o.store.putServerKey(server, keyId, { publicKey: key.publicKey, validUntilTs: key.validUntilTs }),
     });
     this.hub = new SubscriptionHub(this.adapter);
+    this.adapter.outputsTo = this.hub;
     this.admission = new Admission({ ...DEFAULT_ADMISSION, ...o.opts.admission });
     const envWorkers = process.env.ROOMSERVER_CRYPTO_WORKERS;
     this.crypto = new CryptoPool(o.opts.cryptoWorkers ?? (envWorkers !== undefined && envWorkers !== '' ? Number(envWorkers) : defaultCryptoWorkers()));
@@ -141,7 +142,6 @@ export class RoomServer implements RoomServerApi {
         keys: this.keys,
         peers: o.opts.peers,
         log: this.log,
-        publish: (outs) => this.hub.publish(outs),
         prepare: (pdu, rv, kind, extra) => this.prepare(pdu, rv, kind, extra),
         park: { ...DEFAULT_PARK_LIMITS, ...o.opts.park },
         crypto: this.crypto,

@@ -21,7 +21,7 @@ import { RoomServerError } from '../src/errors.js';
 import { nid2KeyInto, nidKeyInto, T_OUTPUT, T_OUTPUT_BY_ROOM, T_ROOM } from './keys.js';
 import { DURABLE, PENDING, WRITING, type PendingItem } from './pending.js';
 import { encodeRoom, type RoomRecord } from './records.js';
-import type { CommitUnit } from './unit.js';
+import type { CommitUnit, DurableListener } from './unit.js';
 
 export interface CommitResult {
   /** The output positions assigned to the unit's outputs, in the order they were appended. */
@@ -54,6 +54,7 @@ interface Waiter {
   resolve: (r: CommitResult) => void;
   reject: (e: unknown) => void;
   positions: number[];
+  listener: DurableListener | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -154,6 +155,25 @@ class OpenBatch {
   }
 }
 
+/**
+ * Tells a written unit's listener, then resolves its promise. Units are
+ * finished in submission order, which is output position order, so the
+ * listeners see positions in order and each hears of its unit before any
+ * continuation of that unit's promise runs.
+ */
+function finish(w: Waiter): void {
+  const l = w.listener;
+  if (l !== undefined) {
+    w.listener = undefined;
+    try {
+      l.durable(w.positions);
+    } catch {
+      // the listener's own failure (see DurableListener): the unit is durable all the same
+    }
+  }
+  w.resolve({ outputPositions: w.positions });
+}
+
 export class GroupCommitter {
   private readonly batches: OpenBatch[] = [];
   /** The write loop is active (a batch is in flight). */
@@ -204,7 +224,7 @@ export class GroupCommitter {
       this.batches.push(ob);
     }
     const promise = new Promise<CommitResult>((resolve, reject) => {
-      ob.waiters.push({ resolve, reject, positions: NO_POSITIONS });
+      ob.waiters.push({ resolve, reject, positions: NO_POSITIONS, listener: unit.listener });
     });
     this.copy(ob, unit);
     if (!this.running) {
@@ -303,7 +323,7 @@ export class GroupCommitter {
     const chunk = this.opts.resolveChunk;
     const queued = this.settleHead < this.settling.length;
     if (!queued && (chunk <= 0 || ws.length <= chunk)) {
-      for (const w of ws) w.resolve({ outputPositions: w.positions });
+      for (const w of ws) finish(w);
       return;
     }
     for (const w of ws) this.settling.push(w);
@@ -316,7 +336,7 @@ export class GroupCommitter {
     for (; this.settleHead < end; this.settleHead++) {
       const w = q[this.settleHead]!;
       q[this.settleHead] = undefined as unknown as Waiter; // let it go once resolved
-      w.resolve({ outputPositions: w.positions });
+      finish(w);
     }
     if (this.settleHead < q.length) {
       // under steady load the queue may never empty: drop the resolved front now and then

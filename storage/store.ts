@@ -37,6 +37,7 @@
  *   putMembership(roomNid, userId, membership, eventNid) / deleteMembership(roomNid, userId)
  *   putTxn(sender, txnId, { eventId, status })
  *   addRedaction(targetNid, redactionNid)
+ *   listener = { durable(positions) }       told synchronously once durable, in output position order
  *
  * Rules the caller keeps:
  * - NIDs are never 0; 0 means "none" (state key NID 0 = not a state event,
@@ -135,7 +136,7 @@ export type { IntegrityReport } from './integrity.js';
 export type { EventMeta, RoomRecord, MembershipRecord, TxnRecord, ServerKeyRecord, StoredValue } from './records.js';
 export type { StateChange } from './snapshots.js';
 export type { SnapshotRecord } from './snapshot-record.js';
-export { CommitUnit } from './unit.js';
+export { CommitUnit, type DurableListener } from './unit.js';
 
 /**
  * 2: event metadata records carry the event ID, and an event stored in the

@@ -54,6 +54,18 @@ function nidOrZero(n: number, what: string): void {
   if (n !== 0) positive(n, what);
 }
 
+/**
+ * Gets a unit's output positions once its write is durable, just before
+ * the commit promise resolves. The committer calls listeners in commit
+ * order, write after write, so across all units they see output positions
+ * in increasing order with no gaps: the place to publish outputs from (the
+ * continuations of commit promises have no such order).
+ * Errors thrown by a listener are not the committer's: they are dropped.
+ */
+export interface DurableListener {
+  durable(outputPositions: readonly number[]): void;
+}
+
 export class CommitUnit {
   /** Alternating key (bytes), value (bytes or UTF-8 text; null = delete). Internal to storage/. */
   readonly ops: Array<Buffer | string | null> = [];
@@ -65,6 +77,11 @@ export class CommitUnit {
   rooms: Array<[number, RoomRecord]> | undefined;
   /** Snapshot NIDs named by the unit's records (resolved to pending snapshots at commit). Internal. */
   snapshotRefs: number[] | undefined;
+  /**
+   * Told, synchronously, once the unit is durable, with its output positions
+   * (see DurableListener). Set before commit.
+   */
+  listener: DurableListener | undefined;
   private submitted = false;
 
   constructor(

@@ -326,6 +326,46 @@ test('commit promises resolve in submission order, across writes, at most resolv
   assert.equal(allAtOnce.slice(0, 5), [0, 1, 2, 3, 4], 'with 0, every promise of a write resolves in the same turn');
 });
 
+test('durable listeners hear of their units in position order, before the continuations of their commit promises; one that throws harms nothing', async () => {
+  for (const resolveChunk of [64, 1]) await withStore(`listeners-${resolveChunk}`, async (store) => {
+    const roomNid = await setupRoom(store, '!d:x');
+    const heard: Array<[number, number[]]> = [];
+    const log: string[] = [];
+    const submit = (i: number, outputs: number, listen: boolean, fail = false) => {
+      const u = store.unit();
+      for (let k = 0; k < outputs; k++) u.appendOutput(roomNid, `o${i}.${k}`);
+      if (listen) {
+        u.listener = {
+          durable(positions) {
+            log.push(`heard ${i} head ${store.outputHead() >= (positions.at(-1) ?? 0) ? 'ok' : 'behind'}`);
+            heard.push([i, [...positions]]);
+            if (fail) throw new Error('listener bug');
+          },
+        };
+      }
+      return store.commit(u).then((r) => {
+        log.push(`resolved ${i}`);
+        return r.outputPositions;
+      });
+    };
+    const first = [submit(0, 1, true), submit(1, 2, true, true), submit(2, 1, false), submit(3, 0, true)];
+    // a second write, submitted while the first is in flight
+    await new Promise((r) => setImmediate(r));
+    const second = [submit(4, 1, true), submit(5, 1, true)];
+    const all = await Promise.all([...first, ...second]);
+    assert.equal(heard.map(([i]) => i), [0, 1, 3, 4, 5], 'in commit order, listeners only');
+    assert.equal(heard.map(([, p]) => p), [all[0], all[1], all[3], all[4], all[5]], 'with the positions the promises give');
+    const flat = heard.flatMap(([, p]) => p);
+    assert.equal(flat, [...flat].sort((a, b) => a - b), 'positions increase');
+    // each listener runs with the output head past its positions, before its unit's continuation;
+    // promises resolved a whole write at a time have all its listeners run first
+    for (const [i] of heard) assert.ok(log.indexOf(`heard ${i} head ok`) >= 0 && log.indexOf(`heard ${i} head ok`) < log.indexOf(`resolved ${i}`), log.join(', '));
+    if (resolveChunk === 64) assert.equal(log, ['heard 0 head ok', 'heard 1 head ok', 'heard 3 head ok', 'resolved 0', 'resolved 1', 'resolved 2', 'resolved 3', 'heard 4 head ok', 'heard 5 head ok', 'resolved 4', 'resolved 5']);
+    // the unit whose listener threw is written like the others, and so is everything after it
+    assert.equal((await store.readOutputs(0, 10)).map((o) => o.output), ['o0.0', 'o1.0', 'o1.1', 'o2.0', 'o4.0', 'o5.0']);
+  }, { resolveChunk });
+});
+
 test('a long queue of commit promises keeps its order while its resolved front is dropped', async () => {
   await withStore('settle-long', async (store) => {
     const roomNid = await setupRoom(store, '!l:x');
