@@ -18,6 +18,8 @@ export interface PreparedInput {
   journalSeqs?: number[];
   /** built and signed here: signatures need no check */
   local?: boolean;
+  /** set by the pipeline: no record of this event was stored before (so none is cached anywhere) */
+  fresh?: boolean;
   txnId?: string;
   /** the content hash did not match: the event was redacted before use */
   hashMismatch?: boolean;

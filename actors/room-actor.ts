@@ -25,7 +25,7 @@ import type { KeyRing } from '../src/keyring.js';
 import type { PeerFetcher } from '../src/peers.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
 import type { PreparedCreate, PreparedInput, Reply, RoomMsg } from './messages.js';
-import { statusOf, takeText, type EventRecord, type RoomHead, type RoomStore, type Unit, type PendingOutput } from './room-store.js';
+import { statusOf, takeText, type EventRecord, type RoomHead, type RoomStore, type Unit, type PendingOutput, type NidHints } from './room-store.js';
 import { EventSource, type EventCache } from './event-source.js';
 import { RoomStateCalc, diffStates, ownEntry, type StateChanges } from './room-state.js';
 import { fetchGap, preparePeerEvents, type ParkedEvents, type ParkLimits } from './missing-prev.js';
@@ -72,6 +72,7 @@ export interface RoomHot {
   records: Lru<string, EventRecord>;
   /** the record of the event this room committed last (the next event's prev event) */
   last: EventRecord | undefined;
+  nids: NidHints;
 }
 
 /** Entries of a live room's own caches of state events and of records. */
@@ -115,7 +116,7 @@ export class RoomLogic {
   async load(): Promise<RoomHot> {
     const roomId = this.entry.roomId;
     const head = await this.store.getRoom(roomId);
-    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined, records: new Lru(ROOM_RECORD_CACHE), last: undefined };
+    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined, records: new Lru(ROOM_RECORD_CACHE), last: undefined, nids: { room: 0, events: new Map() } };
     if (head) {
       this.attachVersion(hot, roomVersion(head.roomVersion));
       hot.current = new Map(await this.store.loadSnapshot(head.currentSnapshot));
@@ -233,6 +234,7 @@ export class RoomLogic {
 
   /** Commits a unit of this room and keeps the room's cached records in step with it. */
   private commitUnit(room: RoomHot, unit: Unit): Promise<Output[]> {
+    unit.nids = room.nids;
     return this.store.commit(room.roomId, unit).then((outputs) => this.committed(room, unit, outputs));
   }
 
@@ -240,7 +242,7 @@ export class RoomLogic {
     const rec = unit.event?.record;
     if (rec !== undefined) {
       if (rec.stateKey !== undefined) room.records.set(rec.eventId, rec);
-      else room.records.delete(rec.eventId); // (a message stored again, e.g. an outlier now with state)
+      else if (!unit.event!.fresh) room.records.delete(rec.eventId); // (a message stored again, e.g. an outlier now with state)
       room.last = rec;
     }
     for (const r of unit.redactEvents ?? []) {
@@ -281,6 +283,7 @@ export class RoomLogic {
       await this.finishUnstored(room.roomId, input);
       return { event_id: ev.eventId, status: 'duplicate', reason: statusOf(existing) };
     }
+    input.fresh = existing === undefined;
 
     const isCreate = ev.type === 'm.room.create' && ev.stateKey === '';
     if (!room.head && !room.rv) {
@@ -497,7 +500,7 @@ export class RoomLogic {
 
   private async storeRejected(room: RoomHot, input: PreparedInput, reason: string, beforeSnap: number, unit: Unit = {}): Promise<InputResult> {
     const ev = input.event;
-    unit.event = { record: this.record(room, ev, { rejected: true, rejectReason: reason, beforeSnapshot: beforeSnap, outlier: input.kind === 'outlier' }), json: ev.json, text: takeText(ev) };
+    unit.event = { record: this.record(room, ev, { rejected: true, rejectReason: reason, beforeSnapshot: beforeSnap, outlier: input.kind === 'outlier' }), json: ev.json, text: takeText(ev), fresh: input.fresh === true };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     if (input.txnId) unit.txn = { sender: ev.sender, txnId: input.txnId, eventId: ev.eventId, status: 'rejected' };
     if (!room.head && ev.type === 'm.room.create') {
@@ -510,7 +513,7 @@ export class RoomLogic {
 
   private async storeOutlier(room: RoomHot, input: PreparedInput): Promise<InputResult> {
     const ev = input.event;
-    const unit: Unit = { event: { record: this.record(room, ev, { outlier: true }), json: ev.json, text: takeText(ev) } };
+    const unit: Unit = { event: { record: this.record(room, ev, { outlier: true }), json: ev.json, text: takeText(ev), fresh: input.fresh === true } };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     await this.applyPendingRedactions(room, ev, unit, await this.store.pendingRedactions(ev.eventId));
     await this.commitUnit(room, unit);
@@ -526,7 +529,7 @@ export class RoomLogic {
     const ev = input.event;
     const unit = s.unit;
     const rec = this.record(room, ev, { beforeSnapshot: s.beforeSnap, softFailed: s.softFailed });
-    unit.event = { record: rec, json: ev.json, text: takeText(ev) };
+    unit.event = { record: rec, json: ev.json, text: takeText(ev), fresh: input.fresh === true };
     if (input.journalSeqs) unit.journalSeqs = input.journalSeqs;
     const isCreate = ev.type === 'm.room.create' && ev.stateKey === '';
     const own = ownEntry(rec);

@@ -49,6 +49,8 @@ export interface NewEvent {
   json: JsonObject;
   /** The canonical JSON text of `json` when already computed (written as is); undefined: the store encodes `json`. */
   text?: string | undefined;
+  /** stored for the first time: no earlier record of it can be in a cache */
+  fresh: boolean;
 }
 
 /** Takes an event's canonical text for its commit unit, dropping it from the event (see MatrixEvent.text). */
@@ -66,9 +68,23 @@ export type PendingOutput = WithoutPos<Output>;
 export type StateChanges = Array<[StateKeyString, string | undefined]>;
 
 /** Everything one processed event touches; committed as one write. */
+/**
+ * NIDs a room's commits keep needing (the room's own, its latest event's,
+ * its auth events'), kept by the room so that a commit takes them from a
+ * small map of its own instead of the store's shared caches (large maps,
+ * slow to probe with thousands of rooms). Filled and bounded by the store.
+ */
+export interface NidHints {
+  /** the room's NID (0 until known) */
+  room: number;
+  events: Map<string, number>;
+}
+
 export interface Unit {
   /** the adapter's storage-level unit, created on first use */
   storeUnit?: unknown;
+  /** the committing room's NID hints */
+  nids?: NidHints;
   /** the event itself (new, or a re-stored one whose flags changed) */
   event?: NewEvent;
   /** snapshot for `event.record.beforeSnapshot`: built by the adapter from these when set */

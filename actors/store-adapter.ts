@@ -12,7 +12,7 @@ import type { Store } from '../storage/store.js';
 import type { CommitUnit, DurableListener } from '../storage/unit.js';
 import { Ns, splitStateKeyNum } from '../storage/nids.js';
 import type { EventMeta } from '../storage/records.js';
-import type { EventRecord, PendingOutput, RoomHead, RoomStore, StateChanges, Unit } from './room-store.js';
+import type { EventRecord, NidHints, PendingOutput, RoomHead, RoomStore, StateChanges, Unit } from './room-store.js';
 import type { OutputLog } from '../src/subscriptions.js';
 import { Lru } from './lru.js';
 import { commitLatency } from '../src/metrics.js';
@@ -25,6 +25,38 @@ type StoredOutput =
   | { t: 'r'; e: number; by: number };
 
 const NO_OUTPUTS: Output[] = [];
+
+/** Most event NIDs a room's hints hold (past it they start again from empty). */
+const HINTS_MAX = 64;
+
+function hint(h: NidHints, eventId: string, nid: number): void {
+  if (h.events.size >= HINTS_MAX) h.events.clear();
+  h.events.set(eventId, nid);
+}
+
+/** An event's NID for a unit: the room's hint, else the store's (which then becomes a hint). */
+function hintedNid(su: CommitUnit, h: NidHints | undefined, id: string): number | Promise<number> {
+  if (h !== undefined) {
+    const n = h.events.get(id);
+    // (a mapping still on its way to disk goes with every unit whose records name its NID)
+    if (n !== undefined) return n;
+  }
+  const r = su.nidNow(Ns.EVENT, id);
+  if (h !== undefined && typeof r === 'number') hint(h, id, r);
+  return r;
+}
+
+/** hintedNid for each, as an array when all are known in memory. */
+function hintedNids(su: CommitUnit, h: NidHints | undefined, ids: readonly string[]): number[] | Promise<number[]> {
+  if (h === undefined) return su.nidsNow(Ns.EVENT, ids);
+  const out = new Array<number>(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const r = hintedNid(su, h, ids[i]!);
+    if (typeof r !== 'number') return su.nids(Ns.EVENT, ids);
+    out[i] = r;
+  }
+  return out;
+}
 
 /** One commit's work for the moment its unit is durable (see StoreAdapter.durable). */
 class CommitDone implements DurableListener {
@@ -228,17 +260,24 @@ export class StoreAdapter implements RoomStore, OutputLog {
 
   async commit(roomId: string, unit: Unit): Promise<Output[]> {
     const su = this.storeUnit(unit);
-    // NIDs are nearly always known in memory: take them without a promise each (see CommitUnit.nidNow).
+    const h = unit.nids;
+    // NIDs are nearly always known in memory: take them without a promise each
+    // (see CommitUnit.nidNow), the room's own first (see NidHints).
     let roomNid = 0;
     if (roomId) {
-      const r = su.nidNow(Ns.ROOM, roomId);
-      roomNid = typeof r === 'number' ? r : await r;
+      if (h !== undefined && h.room !== 0) roomNid = h.room;
+      else {
+        const r = su.nidNow(Ns.ROOM, roomId);
+        roomNid = typeof r === 'number' ? r : await r;
+        if (h !== undefined) h.room = roomNid;
+      }
     }
     const ev = unit.event;
     if (ev) {
       const r = ev.record;
       const e = su.nidNow(Ns.EVENT, r.eventId);
       const eventNid = typeof e === 'number' ? e : await e;
+      if (h !== undefined) hint(h, r.eventId, eventNid);
       const type = typeof ev.json.type === 'string' ? ev.json.type : '';
       const t = su.nidNow(Ns.TYPE, type);
       const typeNid = typeof t === 'number' ? t : await t;
@@ -247,8 +286,8 @@ export class StoreAdapter implements RoomStore, OutputLog {
         const k = su.nidNow(Ns.STATE_KEY, splitStateKey(r.stateKey)[1]);
         skNid = typeof k === 'number' ? k : await k;
       }
-      const p = su.nidsNow(Ns.EVENT, r.prevEvents);
-      const a = su.nidsNow(Ns.EVENT, r.authEvents);
+      const p = hintedNids(su, h, r.prevEvents);
+      const a = hintedNids(su, h, r.authEvents);
       const meta: EventMeta = {
         roomNid,
         typeNid,
@@ -269,15 +308,15 @@ export class StoreAdapter implements RoomStore, OutputLog {
       su.putEvent(eventNid, meta, ev.text ?? ev.json);
     }
     if (unit.head) {
-      const h = unit.head;
-      const c = su.nidNow(Ns.EVENT, h.createEventId);
-      const x = su.nidsNow(Ns.EVENT, h.extremities);
+      const head = unit.head;
+      const c = hintedNid(su, h, head.createEventId);
+      const x = hintedNids(su, h, head.extremities);
       su.putRoom(roomNid, {
-        roomVersion: h.roomVersion,
+        roomVersion: head.roomVersion,
         createEventNid: typeof c === 'number' ? c : await c,
         extremities: Array.isArray(x) ? x : await x,
-        stateSnapshotNid: h.currentSnapshot,
-        maxDepth: h.depth,
+        stateSnapshotNid: head.currentSnapshot,
+        maxDepth: head.depth,
         lastOutputPos: 0,
       });
     }
@@ -332,7 +371,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
     // every one into the old generation of the heap only to drop it later.
     if (ev) {
       if (ev.record.stateKey !== undefined) this.records.set(ev.record.eventId, ev.record);
-      else this.records.delete(ev.record.eventId);
+      else if (!ev.fresh) this.records.delete(ev.record.eventId); // (stored again: an older record may be cached)
     }
     for (const r of d.redacted) this.records.set(r.eventId, r.rec);
     const outs = d.outs;

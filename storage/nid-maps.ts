@@ -241,11 +241,13 @@ export class NidMaps {
   /**
    * Notes a string the caller knows was never stored (the ID of an event
    * this server has just built from fresh content), so that allocating its
-   * NID needs no read. A string already known in memory is left alone.
+   * NID needs no read. It is not looked up first: every path that consults
+   * `absent` looks in memory before, so a string known there is never taken
+   * for absent (and a new string would miss the large cache twice).
    */
   markNew(ns: Ns, s: string): void {
     const sp = this.space(ns);
-    if (this.peek(ns, s) !== undefined || sp.reading.has(s)) return;
+    if (sp.reading.has(s)) return;
     if (sp.absent.size >= ABSENT_MAX) sp.absent.clear();
     sp.absent.add(s);
   }

@@ -50,6 +50,30 @@ test('records are the same with their strings in memory and read from disk', asy
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('a room\'s NID hints stand in for look-ups, and a unit naming a hinted NID whose mapping is not on disk yet writes that mapping', async () => {
+  const dir = tempDir('adapter-hints');
+  let store = await Store.open(dir);
+  let adapter = new StoreAdapter(store);
+  // an event NID allocated by a unit that is never committed: its mapping is pending, in memory only
+  const x = store.unit().nidNow(Ns.EVENT, '$x') as number;
+  const hints = { room: 0, events: new Map([['$x', x]]) };
+  const head = { roomId: '!h:example.org', roomVersion: '10', createEventId: '$x', extremities: ['$x', '$y'], currentSnapshot: 0, depth: 1 };
+  await adapter.commit('!h:example.org', { head, nids: hints });
+  // the room's NID and the other extremity's joined the hints; the hinted one was used as given
+  assert.ok(hints.room > 0);
+  assert.is(hints.events.get('$x'), x);
+  assert.is(hints.events.get('$y'), await store.lookupNid(Ns.EVENT, '$y'));
+  assert.is(store.pendingCount(), 0, 'the hinted mapping was written with the unit');
+  await store.close();
+  // read back with nothing in memory: every string, the hinted one included, was written
+  store = await Store.open(dir, { nidCacheSize: 1 });
+  adapter = new StoreAdapter(store);
+  const back = await adapter.getRoom('!h:example.org');
+  assert.equal(back && { create: back.createEventId, extremities: back.extremities }, { create: '$x', extremities: ['$x', '$y'] });
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test('strs: the same strings whether all, some or none are in memory; a bad NID still fails', async () => {
   const dir = tempDir('adapter-strs');
   let store = await Store.open(dir);
