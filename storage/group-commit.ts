@@ -167,8 +167,9 @@ function finish(w: Waiter): void {
     w.listener = undefined;
     try {
       l.durable(w.positions);
-    } catch {
+    } catch (err) {
       // the listener's own failure (see DurableListener): the unit is durable all the same
+      process.emitWarning(`a commit listener failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   w.resolve({ outputPositions: w.positions });

@@ -60,7 +60,8 @@ function nidOrZero(n: number, what: string): void {
  * order, write after write, so across all units they see output positions
  * in increasing order with no gaps: the place to publish outputs from (the
  * continuations of commit promises have no such order).
- * Errors thrown by a listener are not the committer's: they are dropped.
+ * An error thrown by a listener is not the committer's: it becomes a process
+ * warning, and the unit's promise resolves as usual.
  */
 export interface DurableListener {
   durable(outputPositions: readonly number[]): void;

@@ -331,6 +331,9 @@ test('durable listeners hear of their units in position order, before the contin
     const roomNid = await setupRoom(store, '!d:x');
     const heard: Array<[number, number[]]> = [];
     const log: string[] = [];
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
     const submit = (i: number, outputs: number, listen: boolean, fail = false) => {
       const u = store.unit();
       for (let k = 0; k < outputs; k++) u.appendOutput(roomNid, `o${i}.${k}`);
@@ -361,8 +364,11 @@ test('durable listeners hear of their units in position order, before the contin
     // promises resolved a whole write at a time have all its listeners run first
     for (const [i] of heard) assert.ok(log.indexOf(`heard ${i} head ok`) >= 0 && log.indexOf(`heard ${i} head ok`) < log.indexOf(`resolved ${i}`), log.join(', '));
     if (resolveChunk === 64) assert.equal(log, ['heard 0 head ok', 'heard 1 head ok', 'heard 3 head ok', 'resolved 0', 'resolved 1', 'resolved 2', 'resolved 3', 'heard 4 head ok', 'heard 5 head ok', 'resolved 4', 'resolved 5']);
-    // the unit whose listener threw is written like the others, and so is everything after it
+    // the unit whose listener threw is written like the others, and so is everything after it; the failure is a warning
     assert.equal((await store.readOutputs(0, 10)).map((o) => o.output), ['o0.0', 'o1.0', 'o1.1', 'o2.0', 'o4.0', 'o5.0']);
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    assert.equal(warnings, ['a commit listener failed: listener bug']);
   }, { resolveChunk });
 });
 
