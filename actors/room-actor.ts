@@ -235,10 +235,14 @@ export class RoomLogic {
   /** Commits a unit of this room and keeps the room's cached records in step with it. */
   private commitUnit(room: RoomHot, unit: Unit): Promise<Output[]> {
     unit.nids = room.nids;
-    return this.store.commit(room.roomId, unit).then((outputs) => this.committed(room, unit, outputs));
+    return this.store.commit(room.roomId, unit).then((outputs) => {
+      this.committed(room, unit);
+      return outputs;
+    });
   }
 
-  private committed(room: RoomHot, unit: Unit, outputs: Output[]): Output[] {
+  /** With a unit of this room durable: its cached records in step with it. */
+  private committed(room: RoomHot, unit: Unit): void {
     const rec = unit.event?.record;
     if (rec !== undefined) {
       if (rec.stateKey !== undefined) room.records.set(rec.eventId, rec);
@@ -249,7 +253,6 @@ export class RoomLogic {
       room.records.delete(r.eventId);
       if (room.last?.eventId === r.eventId) room.last = undefined;
     }
-    return outputs;
   }
 
   private async isKnownWithState(eventId: string): Promise<boolean> {
@@ -615,11 +618,16 @@ export class RoomLogic {
       if (waiting instanceof Promise || waiting.length > 0) await this.applyPendingRedactions(room, ev, unit, await waiting);
     }
 
-    // The rest runs once the unit is durable. Returned rather than awaited, so
-    // this function's frame is not kept while the write is in flight.
+    // The rest runs once the unit is durable, in one step (the store has
+    // published the outputs by then). Returned rather than awaited, so this
+    // function's frame is not kept while the write is in flight.
     const done = { isCreate, newHead, newCurrent, inPlace, status };
-    return this.commitUnit(room, unit).then(
-      () => this.afterCommit(room, ev, unit, done),
+    unit.nids = room.nids;
+    return this.store.commit(room.roomId, unit).then(
+      () => {
+        this.committed(room, unit);
+        return this.afterCommit(room, ev, unit, done);
+      },
       (e: unknown) => {
         room.events!.forget(ev.eventId);
         throw e;
@@ -627,14 +635,20 @@ export class RoomLogic {
     );
   }
 
-  /** With the unit durable (its outputs already published by the store), moves the room's hot state forward. */
-  private async afterCommit(
+  /**
+   * With the unit durable (its outputs already published by the store),
+   * moves the room's hot state forward. At once, without a promise, except
+   * for the first event of a room joined from its state (its create event
+   * is read).
+   */
+  private afterCommit(
     room: RoomHot,
     ev: MatrixEvent,
     unit: Unit,
     d: { isCreate: boolean; newHead: RoomHead | undefined; newCurrent: StateMap | undefined; inPlace: StateChanges | undefined; status: InputResult['status'] },
-  ): Promise<InputResult> {
+  ): InputResult | Promise<InputResult> {
     const { newHead, newCurrent } = d;
+    const result: InputResult = { event_id: ev.eventId, status: d.status };
     room.events!.remember(storedForm(ev, unit));
     if (d.isCreate) {
       room.head = newHead;
@@ -643,7 +657,10 @@ export class RoomLogic {
     } else if (newHead && !room.head) {
       room.head = newHead;
       room.current = newCurrent!;
-      room.createEvent = await room.events!.get(newHead.createEventId);
+      return room.events!.get(newHead.createEventId).then((c) => {
+        room.createEvent = c;
+        return result;
+      });
     } else if (newHead) {
       room.head = newHead;
       if (newCurrent) room.current = newCurrent;
@@ -652,7 +669,7 @@ export class RoomLogic {
         else room.current.set(k, id);
       }
     }
-    return { event_id: ev.eventId, status: d.status };
+    return result;
   }
 
   private newRoomEventOutput(
