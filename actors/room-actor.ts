@@ -116,7 +116,7 @@ export class RoomLogic {
   async load(): Promise<RoomHot> {
     const roomId = this.entry.roomId;
     const head = await this.store.getRoom(roomId);
-    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined, records: new Lru(ROOM_RECORD_CACHE), last: undefined, nids: { room: 0, events: new Map() } };
+    const hot: RoomHot = { roomId, head, rv: undefined, createEvent: undefined, current: new Map(), events: undefined, calc: undefined, records: new Lru(ROOM_RECORD_CACHE), last: undefined, nids: { room: 0, lastId: '', lastNid: 0, events: new Map() } };
     if (head) {
       this.attachVersion(hot, roomVersion(head.roomVersion));
       hot.current = new Map(await this.store.loadSnapshot(head.currentSnapshot));

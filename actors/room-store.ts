@@ -77,6 +77,10 @@ export type StateChanges = Array<[StateKeyString, string | undefined]>;
 export interface NidHints {
   /** the room's NID (0 until known) */
   room: number;
+  /** the room's newest committed event and its NID ('' and 0 until one is) */
+  lastId: string;
+  lastNid: number;
+  /** state events' NIDs and those looked up for earlier commits (bounded) */
   events: Map<string, number>;
 }
 

@@ -26,7 +26,7 @@ type StoredOutput =
 
 const NO_OUTPUTS: Output[] = [];
 
-/** Most event NIDs a room's hints hold (past it they start again from empty). */
+/** Most event NIDs a room's hints map holds (past it the map starts again from empty). */
 const HINTS_MAX = 64;
 
 function hint(h: NidHints, eventId: string, nid: number): void {
@@ -37,8 +37,9 @@ function hint(h: NidHints, eventId: string, nid: number): void {
 /** An event's NID for a unit: the room's hint, else the store's (which then becomes a hint). */
 function hintedNid(su: CommitUnit, h: NidHints | undefined, id: string): number | Promise<number> {
   if (h !== undefined) {
-    const n = h.events.get(id);
     // (a mapping still on its way to disk goes with every unit whose records name its NID)
+    if (id === h.lastId) return h.lastNid;
+    const n = h.events.get(id);
     if (n !== undefined) return n;
   }
   const r = su.nidNow(Ns.EVENT, id);
@@ -277,7 +278,13 @@ export class StoreAdapter implements RoomStore, OutputLog {
       const r = ev.record;
       const e = su.nidNow(Ns.EVENT, r.eventId);
       const eventNid = typeof e === 'number' ? e : await e;
-      if (h !== undefined) hint(h, r.eventId, eventNid);
+      if (h !== undefined) {
+        // The room's newest event is the next one's prev event; a message is
+        // needed only then, so it takes the one slot rather than the map.
+        if (r.stateKey !== undefined) hint(h, r.eventId, eventNid);
+        h.lastId = r.eventId;
+        h.lastNid = eventNid;
+      }
       const type = typeof ev.json.type === 'string' ? ev.json.type : '';
       const t = su.nidNow(Ns.TYPE, type);
       const typeNid = typeof t === 'number' ? t : await t;

@@ -56,7 +56,7 @@ test('a room\'s NID hints stand in for look-ups, and a unit naming a hinted NID 
   let adapter = new StoreAdapter(store);
   // an event NID allocated by a unit that is never committed: its mapping is pending, in memory only
   const x = store.unit().nidNow(Ns.EVENT, '$x') as number;
-  const hints = { room: 0, events: new Map([['$x', x]]) };
+  const hints = { room: 0, lastId: '', lastNid: 0, events: new Map([['$x', x]]) };
   const head = { roomId: '!h:example.org', roomVersion: '10', createEventId: '$x', extremities: ['$x', '$y'], currentSnapshot: 0, depth: 1 };
   await adapter.commit('!h:example.org', { head, nids: hints });
   // the room's NID and the other extremity's joined the hints; the hinted one was used as given
