@@ -306,6 +306,11 @@ function memberEnd(t: CanonicalObjectText, i: number): number {
   return i + 1 < t.starts.length ? t.starts[i + 1]! - 1 : t.text.length - 1;
 }
 
+/** Member i of a CanonicalObjectText as written: its quoted key, a colon and its value. */
+export function memberText(t: CanonicalObjectText, i: number): string {
+  return t.text.slice(t.starts[i]!, memberEnd(t, i));
+}
+
 /** The canonical JSON of the same object without the members named in `omit` (same text as canonicalJsonWithout). */
 export function withoutMembers(t: CanonicalObjectText, omit: readonly string[]): string {
   let out = '{';

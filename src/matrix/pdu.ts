@@ -36,7 +36,7 @@ import type { RoomVersion } from './room-versions.js';
 import type { MatrixEvent } from './event.js';
 import { canonicalJson, CanonicalJsonError, canonicalObjectText, findNonCanonicalNumber, MAX_SAFE } from './canonical-json.js';
 import { contentHashTextOf } from './hashes.js';
-import { redactedCanonicalJson } from './redaction.js';
+import { redactedCanonicalFromText, redactedCanonicalJson } from './redaction.js';
 import { eventIdFromRedactedBytes, roomIdFromCreateEventId } from './event-id.js';
 import { eventIdProblem, exceedsBytes, isHashEventId, roomIdProblem, userIdProblem } from './ids.js';
 import { scanJson, type JsonScan, type JsonScanOptions } from './strict-json.js';
@@ -315,6 +315,10 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
     if (r !== undefined && typeof r !== 'string') throw wrongType(field, 'a string');
   }
 
+  // The whole event's canonical text (what is stored), with its members'
+  // offsets: the content hash input and the redacted text are cut from it.
+  const whole = !opts.skipSizeCheck && opts.contentCanonical === undefined ? withCanonicalErrors(() => canonicalObjectText(json)) : undefined;
+
   // event ID
   let eventId: string;
   let redactedBytes: Buffer | undefined;
@@ -329,7 +333,8 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
   } else if (opts.knownEventId !== undefined) {
     eventId = opts.knownEventId;
   } else {
-    redactedBytes = Buffer.from(withCanonicalErrors(() => redactedCanonicalJson(json, rv)), 'utf8');
+    const redacted = whole !== undefined ? redactedCanonicalFromText(whole, json, rv) : withCanonicalErrors(() => redactedCanonicalJson(json, rv));
+    redactedBytes = Buffer.from(redacted, 'utf8');
     eventId = eventIdFromRedactedBytes(redactedBytes, rv);
   }
 
@@ -338,12 +343,12 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
   let contentCanonical: string | undefined;
   let text: string | undefined;
   if (!opts.skipSizeCheck) {
-    let c = opts.contentCanonical;
-    if (c === undefined) {
-      const whole = withCanonicalErrors(() => canonicalObjectText(json));
+    let c: string;
+    if (whole !== undefined) {
       text = whole.text;
       c = contentHashTextOf(whole);
     } else {
+      c = opts.contentCanonical!; // (whole is made unless it is given)
       text = opts.canonicalText;
     }
     contentCanonical = c;

@@ -14,7 +14,7 @@
 import type { JsonObject, JsonValue } from './json.js';
 import { isJsonObject } from './json.js';
 import type { RoomVersion } from './room-versions.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, memberText, type CanonicalObjectText } from './canonical-json.js';
 
 type Algo = RoomVersion['redaction'];
 
@@ -139,6 +139,34 @@ export function redactedCanonicalJson(pdu: JsonObject, rv: RoomVersion): string 
     const v = pdu[k];
     if (v === undefined) continue;
     s += (s.length > 1 ? ',"' : '"') + k + '":' + canonicalJson(v);
+  }
+  return s + '}';
+}
+
+/**
+ * redactedCanonicalJson of `pdu`, cut from its canonical text `whole`
+ * (canonicalObjectText of the same object) instead of encoding the kept
+ * members again; only the redacted `content` is encoded. `hashes`, when
+ * given, is the canonical text of a `hashes` member `pdu` is about to get
+ * (an event being signed): `pdu` and `whole` must then have none.
+ */
+export function redactedCanonicalFromText(whole: CanonicalObjectText, pdu: JsonObject, rv: RoomVersion, hashes?: string): string {
+  const keep = rv.redaction === 'v11' ? TOP_V11 : TOP_V1;
+  const keys = whole.keys;
+  let s = '{';
+  let j = 0; // both lists are in canonical order: one pass over each
+  for (let i = 0; i < keep.length; i++) {
+    const k = keep[i]!;
+    while (j < keys.length && keys[j]! < k) j++;
+    const present = j < keys.length && keys[j] === k;
+    if (k === 'signatures') continue;
+    if (k === 'content') {
+      s += (s.length > 1 ? ',"content":' : '"content":') + redactedContentCanonical(pdu.type, pdu.content, rv);
+    } else if (present) {
+      s += (s.length > 1 ? ',' : '') + memberText(whole, j);
+    } else if (k === 'hashes' && hashes !== undefined) {
+      s += (s.length > 1 ? ',"hashes":' : '"hashes":') + hashes;
+    }
   }
   return s + '}';
 }

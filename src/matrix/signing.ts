@@ -15,7 +15,7 @@ import { canonicalJson, canonicalObjectText, withMembers, type CanonicalObjectTe
 import { encodeBase64 } from './base64.js';
 import { signBytes, verifyBytes, type SigningKey } from './ed25519.js';
 import { contentHashTextOf, sha256Base64 } from './hashes.js';
-import { redactedCanonicalJson } from './redaction.js';
+import { redactedCanonicalFromText, redactedCanonicalJson } from './redaction.js';
 import { serverNameOf } from './ids.js';
 
 /**
@@ -112,10 +112,12 @@ export function prepareEventSigning(
 ): { pdu: JsonObject; signedBytes: Buffer; contentCanonical: string; content: CanonicalObjectText | undefined } {
   const whole = canonicalObjectText(pdu);
   const contentCanonical = contentHashTextOf(whole);
-  const out: JsonObject = copyWith(pdu, 'hashes', { sha256: sha256Base64(contentCanonical) });
-  // the text can be spliced into the signed event's only when it has none of the left-out keys
+  const sha256 = sha256Base64(contentCanonical);
+  const out: JsonObject = copyWith(pdu, 'hashes', { sha256 });
+  // the text can be spliced into the signed event's (and cut into the bytes to sign) only when it has none of the left-out keys
   const bare = contentCanonical === whole.text;
-  return { pdu: out, signedBytes: Buffer.from(redactedCanonicalJson(out, rv), 'utf8'), contentCanonical, content: bare ? whole : undefined };
+  const redacted = bare ? redactedCanonicalFromText(whole, out, rv, `{"sha256":${JSON.stringify(sha256)}}`) : redactedCanonicalJson(out, rv);
+  return { pdu: out, signedBytes: Buffer.from(redacted, 'utf8'), contentCanonical, content: bare ? whole : undefined };
 }
 
 /**
