@@ -369,7 +369,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
     return this.store.commit(su).then(() => done.outputs);
   }
 
-  /** With a unit durable: its records into the cache, its outputs (with positions) built and published. */
+  /** With a unit durable: its records into the cache, its outputs (with positions) built and published. Called by the unit's CommitDone only. */
   durable(d: CommitDone, positions: readonly number[]): Output[] {
     commitLatency.observe((performance.now() - d.t0) / 1000);
     const ev = d.ev;
