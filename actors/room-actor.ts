@@ -20,7 +20,7 @@ import type { CryptoPool } from './crypto-pool.js';
 import { checkAuth } from '../src/auth/check.js';
 import { checkAuthEvents } from '../src/auth/auth-events.js';
 import { RoomServerError } from '../src/errors.js';
-import type { CreateRoomReply, InputResult, InputStatus, Output } from '../src/api.js';
+import type { CreateRoomReply, InputResult, InputStatus } from '../src/api.js';
 import type { KeyRing } from '../src/keyring.js';
 import type { PeerFetcher } from '../src/peers.js';
 import type { SigningKey } from '../src/matrix/ed25519.js';
@@ -233,12 +233,9 @@ export class RoomLogic {
   }
 
   /** Commits a unit of this room and keeps the room's cached records in step with it. */
-  private commitUnit(room: RoomHot, unit: Unit): Promise<Output[]> {
+  private commitUnit(room: RoomHot, unit: Unit): Promise<void> {
     unit.nids = room.nids;
-    return this.store.commit(room.roomId, unit).then((outputs) => {
-      this.committed(room, unit);
-      return outputs;
-    });
+    return this.store.commit(room.roomId, unit).then(() => this.committed(room, unit));
   }
 
   /** With a unit of this room durable: its cached records in step with it. */

@@ -67,7 +67,6 @@ export type PendingOutput = WithoutPos<Output>;
 /** A state change: key -> new event ID, or undefined when the entry is removed. */
 export type StateChanges = Array<[StateKeyString, string | undefined]>;
 
-/** Everything one processed event touches; committed as one write. */
 /**
  * NIDs a room's commits keep needing (the room's own, its latest event's,
  * its auth events'), kept by the room so that a commit takes them from a
@@ -84,6 +83,7 @@ export interface NidHints {
   events: Map<string, number>;
 }
 
+/** Everything one processed event touches; committed as one write. */
 export interface Unit {
   /** the adapter's storage-level unit, created on first use */
   storeUnit?: unknown;
@@ -124,6 +124,6 @@ export interface RoomStore {
   pendingRedactions(targetEventId: string): string[] | Promise<string[]>;
   /** at once when the txn ID is known to be new */
   getTxn(sender: string, txnId: string): { eventId: string; status: InputStatus } | undefined | Promise<{ eventId: string; status: InputStatus } | undefined>;
-  /** Commits one unit (one write, group-committed); returns the outputs with their positions. */
-  commit(roomId: string, unit: Unit): Promise<Output[]>;
+  /** Commits one unit (one write, group-committed); resolves once it is durable and its outputs are published. */
+  commit(roomId: string, unit: Unit): Promise<unknown>;
 }

@@ -24,8 +24,6 @@ type StoredOutput =
   | { t: 'o'; e: number }
   | { t: 'r'; e: number; by: number };
 
-const NO_OUTPUTS: Output[] = [];
-
 /** Most event NIDs a room's hints map holds (past it the map starts again from empty). */
 const HINTS_MAX = 64;
 
@@ -61,7 +59,6 @@ function hintedNids(su: CommitUnit, h: NidHints | undefined, ids: readonly strin
 
 /** One commit's work for the moment its unit is durable (see StoreAdapter.durable). */
 class CommitDone implements DurableListener {
-  outputs: Output[] = NO_OUTPUTS;
   constructor(
     private readonly adapter: StoreAdapter,
     readonly ev: Unit['event'],
@@ -71,7 +68,7 @@ class CommitDone implements DurableListener {
   ) {}
 
   durable(positions: readonly number[]): void {
-    this.outputs = this.adapter.durable(this, positions);
+    this.adapter.durable(this, positions);
   }
 }
 
@@ -259,7 +256,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
   // ---------------------------------------------------------------------------
   // commit
 
-  async commit(roomId: string, unit: Unit): Promise<Output[]> {
+  async commit(roomId: string, unit: Unit): Promise<unknown> {
     const su = this.storeUnit(unit);
     const h = unit.nids;
     // NIDs are nearly always known in memory: take them without a promise each
@@ -366,11 +363,11 @@ export class StoreAdapter implements RoomStore, OutputLog {
     const done = new CommitDone(this, ev, redacted, outs, performance.now());
     su.listener = done;
     // Returned rather than awaited: this frame is not kept while the write is in flight.
-    return this.store.commit(su).then(() => done.outputs);
+    return this.store.commit(su);
   }
 
   /** With a unit durable: its records into the cache, its outputs (with positions) built and published. Called by the unit's CommitDone only. */
-  durable(d: CommitDone, positions: readonly number[]): Output[] {
+  durable(d: CommitDone, positions: readonly number[]): void {
     commitLatency.observe((performance.now() - d.t0) / 1000);
     const ev = d.ev;
     // State events stay cached (auth checks and state come back to them); a
@@ -382,7 +379,7 @@ export class StoreAdapter implements RoomStore, OutputLog {
     }
     for (const r of d.redacted) this.records.set(r.eventId, r.rec);
     const outs = d.outs;
-    if (outs.length === 0) return NO_OUTPUTS;
+    if (outs.length === 0) return;
     const built: Output[] = [];
     for (let i = 0; i < outs.length; i++) {
       const o = outs[i]!;
@@ -392,7 +389,6 @@ export class StoreAdapter implements RoomStore, OutputLog {
       built.push(out);
     }
     this.outputsTo?.publish(built);
-    return built;
   }
 
   private encodeOutput(su: CommitUnit, o: PendingOutput): JsonObject | Promise<JsonObject> {
