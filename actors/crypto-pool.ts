@@ -34,7 +34,7 @@ const SIG = 64;
 /** Signing keys the workers keep; past this many they are forgotten and sent again when used. */
 const MAX_KEYS = 64;
 
-/** The worker's code: plain JavaScript run with `eval`, so it needs no TypeScript loader. */
+/** The worker's code: plain JavaScript run with `eval`, so it needs no TypeScript loader (the layout's constants are written into it). */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createPrivateKey, createPublicKey, sign, verify } = require('node:crypto');
@@ -75,19 +75,19 @@ parentPort.on('message', (m) => {
     return;
   }
   const head = new Int32Array(m.buf, 0, m.n * 3);
-  const out = new Uint8Array(m.n * 64); // an ArrayBuffer of its own (a pooled Buffer's would take the pool with it when transferred)
-  let off = m.n * 12;
+  const out = new Uint8Array(m.n * ${SIG}); // an ArrayBuffer of its own (a pooled Buffer's would take the pool with it when transferred)
+  let off = m.n * ${HEADER};
   let s = 0;
   for (let i = 0; i < m.n; i++) {
     const len = head[i * 3 + 1];
     const data = Buffer.from(m.buf, off, len);
     off += len;
-    if (head[i * 3] === 0) {
+    if (head[i * 3] === ${OP_SIGN}) {
       const key = priv.get(head[i * 3 + 2]);
       if (key === undefined) throw new Error('unknown key slot ' + head[i * 3 + 2]);
-      out.set(sign(null, data, key), i * 64);
+      out.set(sign(null, data, key), i * ${SIG});
     } else {
-      out[i * 64] = verifyOne(m.strs[s], data, m.strs[s + 1]) ? 1 : 0;
+      out[i * ${SIG}] = verifyOne(m.strs[s], data, m.strs[s + 1]) ? 1 : 0;
       s += 2;
     }
   }
