@@ -18,6 +18,7 @@ import type { Progress } from './progress.js';
 import { RoomModel, type AckedEvent } from './room-model.js';
 import { buildRemoteRoom, messageContent, remoteUser, stateChangeEvent, type BuiltRoom } from './remote-room.js';
 import { Samples, type Summary } from './stats.js';
+import { threadCpuSplit } from '../main-thread-cpu.js';
 import type { MemorySample, Target } from './target.js';
 import { verifyRooms, type VerifyResult } from './verify.js';
 
@@ -68,6 +69,15 @@ export interface LoadResult {
    * the server.
    */
   cpuPerEventUs?: { server: number; tool?: number };
+  /**
+   * The server's CPU microseconds per event of the measured phase by thread
+   * (Linux, a server in the tool's process or one it started): its main
+   * thread, which runs every room actor, the gateway and the store's
+   * bookkeeping, and each other thread that worked (V8's collector
+   * helpers, libuv's pool, LevelDB's compaction thread, the crypto worker),
+   * largest first. `shared` when the server's main thread is the tool's.
+   */
+  threadCpuUs?: { main: number; others: number[]; shared: boolean };
 }
 
 const RETRY_LIMIT = 200;
@@ -276,6 +286,7 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
   progress.start('load', planned - skipped);
   const loadAvgStart = loadavg()[0]!;
   const cpuServer0 = await target.cpuSeconds().catch(() => undefined);
+  const threads0 = target.threadCpuMs();
   const cpuTool0 = process.cpuUsage();
   const loadStart = performance.now();
   let loadEnd = loadStart;
@@ -343,11 +354,16 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
   progress.stop();
   const loadAvgEnd = loadavg()[0]!;
   const cpuTool = process.cpuUsage(cpuTool0);
+  const threads1 = target.threadCpuMs();
   const cpuServer1 = await target.cpuSeconds().catch(() => undefined);
   let cpuPerEventUs: LoadResult['cpuPerEventUs'];
   if (cpuServer0 !== undefined && cpuServer1 !== undefined && loadEvents > 0) {
     const server = ((cpuServer1.seconds - cpuServer0.seconds) * 1e6) / loadEvents;
     cpuPerEventUs = cpuServer1.shared ? { server } : { server, tool: (cpuTool.user + cpuTool.system) / loadEvents };
+  }
+  let threadCpuUs: LoadResult['threadCpuUs'];
+  if (threads0.has('main') && threads1.has('main') && loadEvents > 0) {
+    threadCpuUs = { ...threadCpuSplit(threads0, threads1, loadEvents), shared: cpuServer1?.shared ?? false };
   }
   const loadSeconds = Math.max(1e-6, (loadEnd - loadStart) / 1000);
 
@@ -418,5 +434,6 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
     interrupted: ctx.aborted(),
     loadAverage: { start: loadAvgStart, end: loadAvgEnd },
     ...(cpuPerEventUs ? { cpuPerEventUs } : {}),
+    ...(threadCpuUs ? { threadCpuUs } : {}),
   };
 }

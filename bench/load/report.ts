@@ -84,7 +84,7 @@ function verificationText(r: LoadResult): string {
 }
 
 /** The limits rows: each bare limit, and the result as a share of it. */
-function limitRows(r: LoadResult | undefined, l: Limits): string[][] {
+function limitRows(r: LoadResult | undefined, l: Limits, cores?: number): string[][] {
   const rows: string[][] = [];
   const evs = r?.load.eventsPerSec;
   const share = (limit: number, why: string) => (evs === undefined ? '' : `events/s = ${pct(evs / limit)} of it (${why})`);
@@ -99,6 +99,18 @@ function limitRows(r: LoadResult | undefined, l: Limits): string[][] {
     r?.options.mode === 'input' ? share(l.verifyPerSec, 'input: the server verifies every event') : '',
   ]);
   rows.push(['LevelDB put/s (batches of ' + fmtInt(l.levelBatch) + ')', fmtInt(l.levelPutPerSec), share(l.levelPutPerSec, 'each event writes several keys')]);
+  // What a run on one machine also runs into: its cores, and the one thread every room actor shares.
+  const cpu = r?.cpuPerEventUs;
+  if (r !== undefined && evs !== undefined && cpu !== undefined) {
+    const used = ((cpu.server + (cpu.tool ?? 0)) * evs) / 1e6;
+    if (cores !== undefined && cores > 0) {
+      rows.push([`CPU cores (${cores})`, '', `${used.toFixed(2)} of them busy = ${pct(used / cores)} (server${cpu.tool !== undefined ? ' and load tool' : ', load tool included'})`]);
+    }
+  }
+  const th = r?.threadCpuUs;
+  if (evs !== undefined && th !== undefined) {
+    rows.push(['server main thread (1 core)', '', `${pct((th.main * evs) / 1e6)} busy${th.shared ? ' (shared with the load tool)' : ''}: room actors, gateway, store bookkeeping`]);
+  }
   return rows;
 }
 
@@ -121,6 +133,16 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
       cpu.tool === undefined
         ? `${fmtInt(cpu.server)} µs (server and load tool in one process; ${busy(cpu.server)})`
         : `server ${fmtInt(cpu.server)} µs (${busy(cpu.server)}), load tool ${fmtInt(cpu.tool)} µs (${busy(cpu.tool)})`,
+    ]);
+  }
+  const th = r.threadCpuUs;
+  if (th) {
+    const share = (us: number) => pct((us * r.load.eventsPerSec) / 1e6);
+    const shown = th.others.slice(0, 8).map((us) => (us >= 5 ? `${fmtInt(us)} (${share(us)})` : fmtInt(us)));
+    const rest = th.others.length > 8 ? `, ${th.others.length - 8} more` : '';
+    rows.push([
+      'server threads',
+      `main ${fmtInt(th.main)} µs (${share(th.main)} busy${th.shared ? ', load tool included' : ''}); others ${shown.join(', ') || 'none'}${rest} µs per event`,
     ]);
   }
   rows.push(['setup', `${fmtInt(r.setup.rooms)} rooms, ${fmtInt(r.setup.events)} events in ${r.setup.seconds.toFixed(1)} s (${fmtInt(r.setup.eventsPerSec)} events/s)${r.buildSeconds ? `; events built and signed beforehand in ${r.buildSeconds.toFixed(1)} s` : ''}`]);
@@ -155,9 +177,12 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
   out.push('');
   out.push(`memory: ${mem.source}`);
   if (mem.after && !mem.after.afterGc) out.push('        (no forced GC: heap figures include garbage not yet collected)');
+  if (r.threadCpuUs) {
+    out.push("threads: from /proc; the others are the crypto worker, LevelDB's compaction thread, libuv's pool and V8's collector helpers (Node names none of them)");
+  }
   if (limits) {
     out.push('');
-    out.push(table(limitRows(r, limits), ['limit', 'per second', 'this run']));
+    out.push(table(limitRows(r, limits, machine.cores), ['limit', 'per second', 'this run']));
   }
   return out.join('\n');
 }

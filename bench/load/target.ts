@@ -30,6 +30,7 @@ import { RoomServer } from '../../src/server.js';
 import { RoomServerClient } from '../../src/client/index.js';
 import { rootLogger } from '../../src/log.js';
 import { dirBytes, healthHead, scrapeCpuSeconds, scrapeMemory } from './server-probe.js';
+import { threadCpuMs } from '../main-thread-cpu.js';
 import { SERVER_NODE_FLAGS } from '../../src/node-flags.js';
 
 export interface MemorySample {
@@ -65,6 +66,12 @@ export interface Target {
   memory(): Promise<MemorySample | undefined>;
   /** CPU seconds used so far by the server's process; `shared` when that process is the load tool's own */
   cpuSeconds(): Promise<{ seconds: number; shared: boolean } | undefined>;
+  /**
+   * CPU milliseconds used so far by each thread of the server's process
+   * ('main' for its main thread), when the tool can read them (Linux, a
+   * server in this process or one it started); otherwise empty.
+   */
+  threadCpuMs(): Map<string, number>;
   diskBytes(): Promise<number | undefined>;
   close(): Promise<void>;
 }
@@ -118,6 +125,9 @@ class EmbeddedTarget implements Target {
     const c = process.cpuUsage();
     return { seconds: (c.user + c.system) / 1e6, shared: true };
   }
+  threadCpuMs(): Map<string, number> {
+    return threadCpuMs();
+  }
   diskBytes(): Promise<number> {
     return dirBytes(this.dataDir);
   }
@@ -145,6 +155,8 @@ interface WsExtras {
   gc?: () => Promise<boolean>;
   onClose?: () => Promise<void>;
   description: string;
+  /** the server's process ID when it runs on this machine (spawned servers): its threads' CPU is read from /proc */
+  pid?: number;
 }
 
 class WsTarget implements Target {
@@ -202,6 +214,9 @@ class WsTarget implements Target {
   async cpuSeconds(): Promise<{ seconds: number; shared: boolean }> {
     return { seconds: await scrapeCpuSeconds(this.url, this.extras.token), shared: false };
   }
+  threadCpuMs(): Map<string, number> {
+    return this.extras.pid === undefined ? new Map() : threadCpuMs(this.extras.pid);
+  }
   async diskBytes(): Promise<number | undefined> {
     return this.dataDir === undefined ? undefined : dirBytes(this.dataDir);
   }
@@ -213,7 +228,7 @@ class WsTarget implements Target {
 
 export async function connectWs(
   url: string,
-  o: { connections: number; concurrency: number; binary: boolean; token?: string; dataDir?: string; description?: string; gc?: () => Promise<boolean>; onClose?: () => Promise<void> },
+  o: { connections: number; concurrency: number; binary: boolean; token?: string; dataDir?: string; description?: string; pid?: number; gc?: () => Promise<boolean>; onClose?: () => Promise<void> },
 ): Promise<Target> {
   const perConnection = Math.ceil(o.concurrency / o.connections);
   const clientOpts = {
@@ -238,6 +253,7 @@ export async function connectWs(
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
       ...(o.gc ? { gc: o.gc } : {}),
       ...(o.onClose ? { onClose: o.onClose } : {}),
+      ...(o.pid !== undefined ? { pid: o.pid } : {}),
     });
   } catch (e) {
     await Promise.allSettled(clients.map((c) => c.close()));
@@ -328,6 +344,7 @@ export async function spawnServer(o: {
       binary: o.binary,
       dataDir,
       description: `WebSocket ${url} (server process started by the tool, pid ${child.pid})`,
+      ...(child.pid !== undefined ? { pid: child.pid } : {}),
       gc,
       onClose: stop,
     });

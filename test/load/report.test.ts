@@ -82,6 +82,26 @@ test('limits: the run as a share of the limit that bounds it', () => {
   assert.match(input, /ed25519 verify\/s \(1 core\)\s+10,000\s+events\/s = 50% of it \(input/);
 });
 
+test('server threads: the main thread and the others per event, with how busy each kept its core', () => {
+  // 5,000 events/s: 100 µs per event is 50% of a core
+  const r = result(1000, 1, { cpuPerEventUs: { server: 200, tool: 40 }, threadCpuUs: { main: 100, others: [40, 30, 3], shared: false } });
+  const text = renderRun(r, { ...machine, cores: 2 });
+  assert.match(text, /server threads\s+main 100 µs \(50% busy\); others 40 \(20%\), 30 \(15%\), 3 µs per event/);
+  assert.match(text, /^threads: from \/proc/m);
+  const limits = { signPerSec: 20_000, verifyPerSec: 10_000, levelPutPerSec: 500_000, levelBatch: 1000, levelValueBytes: 400, signedBytes: 300 };
+  const withLimits = renderRun(r, { ...machine, cores: 2 }, limits);
+  // (200 + 40) µs x 5,000 events/s = 1.2 cores of 2
+  assert.match(withLimits, /CPU cores \(2\)\s+1\.20 of them busy = 60% \(server and load tool\)/);
+  assert.match(withLimits, /server main thread \(1 core\)\s+50% busy: room actors/);
+  // the tool in the server's process: said so, and no row without the readings
+  const shared = renderRun(result(1000, 1, { cpuPerEventUs: { server: 300 }, threadCpuUs: { main: 150, others: [], shared: true } }), { ...machine, cores: 2 }, limits);
+  assert.match(shared, /server threads\s+main 150 µs \(75% busy, load tool included\); others none µs per event/);
+  assert.match(shared, /1\.50 of them busy = 75% \(server, load tool included\)/);
+  assert.match(shared, /75% busy \(shared with the load tool\)/);
+  const none = renderRun(result(1000, 1), machine, limits);
+  assert.not.match(none, /server threads|^threads:|CPU cores|main thread/m);
+});
+
 test('sweep: one row per size and the memory-per-room verdict from 1,000 rooms up', () => {
   const runs = [result(10, 900_000), result(1000, 30_000), result(10_000, 40_000), result(100_000, 50_000)];
   const text = renderSweep(runs, 'rooms', machine);

@@ -107,6 +107,13 @@ test('--spawn: a server process of its own, memory after a forced GC, disk from 
   assert.match(run.target, /server process started by the tool/);
   assert.is(run.memory.after?.afterGc, true);
   assert.ok(run.disk.bytesPerEvent !== undefined && run.disk.bytesPerEvent > 0);
+  if (process.platform === 'linux') {
+    // the spawned process's threads, read from /proc (10 ms ticks: a run this small may round its main thread to 0)
+    const th = run.threadCpuUs;
+    assert.ok(th !== undefined && !th.shared && th.main >= 0, JSON.stringify(th));
+    assert.ok(th.others.every((us, i) => us > 0 && (i === 0 || us <= th.others[i - 1]!)), JSON.stringify(th.others));
+    assert.match(io.stdout(), /server threads\s+main \d[\d,]* µs \(\d+(\.\d)?% busy\)/);
+  }
 });
 
 test.run();
