@@ -40,6 +40,11 @@ export function fmtBytes(n: number): string {
   return `${sign}${(a / 1024 ** 3).toFixed(2)} GB`;
 }
 
+/** Cores kept busy by a cost of `usPerEvent` µs of CPU per event at `eventsPerSec`. */
+function coresBusy(usPerEvent: number, eventsPerSec: number): number {
+  return (usPerEvent * eventsPerSec) / 1e6;
+}
+
 function pct(x: number): string {
   return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 }
@@ -101,15 +106,13 @@ function limitRows(r: LoadResult | undefined, l: Limits, cores?: number): string
   rows.push(['LevelDB put/s (batches of ' + fmtInt(l.levelBatch) + ')', fmtInt(l.levelPutPerSec), share(l.levelPutPerSec, 'each event writes several keys')]);
   // What a run on one machine also runs into: its cores, and the one thread every room actor shares.
   const cpu = r?.cpuPerEventUs;
-  if (r !== undefined && evs !== undefined && cpu !== undefined) {
-    const used = ((cpu.server + (cpu.tool ?? 0)) * evs) / 1e6;
-    if (cores !== undefined && cores > 0) {
-      rows.push([`CPU cores (${cores})`, '', `${used.toFixed(2)} of them busy = ${pct(used / cores)} (server${cpu.tool !== undefined ? ' and load tool' : ', load tool included'})`]);
-    }
+  if (evs !== undefined && cpu !== undefined && cores !== undefined && cores > 0) {
+    const used = coresBusy(cpu.server + (cpu.tool ?? 0), evs);
+    rows.push([`CPU cores (${cores})`, '', `${used.toFixed(2)} of them busy = ${pct(used / cores)} (server${cpu.tool !== undefined ? ' and load tool' : ', load tool included'})`]);
   }
   const th = r?.threadCpuUs;
   if (evs !== undefined && th !== undefined) {
-    rows.push(['server main thread (1 core)', '', `${pct((th.main * evs) / 1e6)} busy${th.shared ? ' (shared with the load tool)' : ''}: room actors, gateway, store bookkeeping`]);
+    rows.push(['server main thread (1 core)', '', `${pct(coresBusy(th.main, evs))} busy${th.shared ? ' (shared with the load tool)' : ''}: room actors, gateway, store bookkeeping`]);
   }
   return rows;
 }
@@ -127,7 +130,7 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
   const cpu = r.cpuPerEventUs;
   if (cpu) {
     const cores = machine.cores;
-    const busy = (us: number) => `${((us * r.load.eventsPerSec) / 1e6).toFixed(2)} of ${cores} cores`;
+    const busy = (us: number) => `${coresBusy(us, r.load.eventsPerSec).toFixed(2)} of ${cores} cores`;
     rows.push([
       'CPU per event',
       cpu.tool === undefined
@@ -137,7 +140,7 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
   }
   const th = r.threadCpuUs;
   if (th) {
-    const share = (us: number) => pct((us * r.load.eventsPerSec) / 1e6);
+    const share = (us: number) => pct(coresBusy(us, r.load.eventsPerSec));
     const shown = th.others.slice(0, 8).map((us) => (us >= 5 ? `${fmtInt(us)} (${share(us)})` : fmtInt(us)));
     const rest = th.others.length > 8 ? `, ${th.others.length - 8} more` : '';
     rows.push([
