@@ -275,6 +275,11 @@ export class StoreAdapter implements RoomStore, OutputLog {
       const r = ev.record;
       const e = su.nidNow(Ns.EVENT, r.eventId);
       const eventNid = typeof e === 'number' ? e : await e;
+      // (its prev and auth events first: the room's newest event until now is usually its prev event)
+      const p = hintedNids(su, h, r.prevEvents);
+      const prevEventNids = Array.isArray(p) ? p : await p;
+      const a = hintedNids(su, h, r.authEvents);
+      const authEventNids = Array.isArray(a) ? a : await a;
       if (h !== undefined) {
         // The room's newest event is the next one's prev event; a message is
         // needed only then, so it takes the one slot rather than the map.
@@ -290,8 +295,6 @@ export class StoreAdapter implements RoomStore, OutputLog {
         const k = su.nidNow(Ns.STATE_KEY, splitStateKey(r.stateKey)[1]);
         skNid = typeof k === 'number' ? k : await k;
       }
-      const p = hintedNids(su, h, r.prevEvents);
-      const a = hintedNids(su, h, r.authEvents);
       const meta: EventMeta = {
         roomNid,
         typeNid,
@@ -299,8 +302,8 @@ export class StoreAdapter implements RoomStore, OutputLog {
         sender: typeof ev.json.sender === 'string' ? ev.json.sender : '',
         depth: r.depth,
         originServerTs: typeof ev.json.origin_server_ts === 'number' ? ev.json.origin_server_ts : 0,
-        prevEventNids: Array.isArray(p) ? p : await p,
-        authEventNids: Array.isArray(a) ? a : await a,
+        prevEventNids,
+        authEventNids,
         outlier: r.outlier,
         rejected: r.rejected,
         softFailed: r.softFailed,

@@ -34,6 +34,15 @@ class PendingMapping extends PendingItem {
    * NID -> string record is left out (the metadata is that direction).
    */
   carrier: object | undefined;
+  /**
+   * Events only: kept in the caches once durable. A message event's ID is
+   * looked up again only as the next event's prev event, which its room
+   * remembers (see NidHints in the store adapter): caching every one would
+   * fill the large caches with entries read at most once, grow and rehash
+   * their tables, and move them all into the old generation of the heap.
+   * A later look-up reads the stored mapping (and caches it then).
+   */
+  cache = true;
   constructor(
     private readonly sp: Namespace,
     readonly nid: number,
@@ -56,6 +65,7 @@ class PendingMapping extends PendingItem {
     sp.pendStr.delete(this.str);
     sp.pendNid.delete(this.nid);
     // A pending mapping is never in the caches (lookups answer from the pending maps first).
+    if (!this.cache) return;
     sp.byStr.add(this.str, this.nid);
     sp.byNid.add(this.nid, this.str);
   }
@@ -379,13 +389,18 @@ export class NidMaps {
   /**
    * Notes that `unit` writes the metadata record of an event, which carries
    * its ID: if the event's mapping is still pending and that unit writes
-   * it, the mapping needs no NID -> string record.
+   * it, the mapping needs no NID -> string record. A message event's
+   * mapping (`state` false) is not cached once durable (see
+   * PendingMapping.cache).
    */
-  carryEventId(nid: number, unit: object): void {
+  carryEventId(nid: number, unit: object, state = true): void {
     const sp = this.space(Ns.EVENT);
     if (sp.pendNid.size === 0) return;
     const m = sp.pendNid.get(nid);
-    if (m !== undefined && m.state === PENDING) m.carrier = unit;
+    if (m !== undefined && m.state === PENDING) {
+      m.carrier = unit;
+      m.cache = state;
+    }
   }
 
   /** Count of mappings allocated but not yet written (for metrics and tests). */

@@ -224,7 +224,7 @@ export class CommitUnit {
     if (known !== undefined && known !== eventId) {
       throw new RoomServerError('M_INVALID_PARAM', `event NID ${eventNid} is ${known}, not ${eventId}`, 'storage_bad_meta');
     }
-    this.maps.carryEventId(eventNid, this);
+    this.maps.carryEventId(eventNid, this, meta.stateKeyNid !== 0);
     this.ref(Ns.EVENT, eventNid);
     this.ref(Ns.ROOM, meta.roomNid);
     this.ref(Ns.TYPE, meta.typeNid);

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { rmSync } from 'node:fs';
 import { Ns, Store, TYPE_MEMBER } from '../../storage/index.js';
 import { StoreAdapter } from '../../actors/store-adapter.js';
-import { meta, tempDir } from '../storage/helpers.js';
+import { countReads, meta, tempDir } from '../storage/helpers.js';
+import type { EventRecord } from '../../actors/room-store.js';
 
 /** A room with a create event, a member event (state) and a rejected message. */
 async function write(store: Store): Promise<void> {
@@ -70,6 +71,36 @@ test('a room\'s NID hints stand in for look-ups, and a unit naming a hinted NID 
   adapter = new StoreAdapter(store);
   const back = await adapter.getRoom('!h:example.org');
   assert.equal(back && { create: back.createEventId, extremities: back.extremities }, { create: '$x', extremities: ['$x', '$y'] });
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a chain of messages committed through a room\'s hints reads no NID from disk, and each names its prev event\'s NID', async () => {
+  const dir = tempDir('adapter-chain');
+  const store = await Store.open(dir);
+  const adapter = new StoreAdapter(store);
+  const roomId = '!chain:example.org';
+  const hints = { room: 0, lastId: '', lastNid: 0, events: new Map<string, number>() };
+  const rec = (eventId: string, depth: number, prev: string[], stateKey?: string): EventRecord => ({
+    eventId, roomId, stateKey, depth, prevEvents: prev, authEvents: prev.length ? ['$c0'] : [],
+    outlier: false, rejected: false, softFailed: false, redacted: false, beforeSnapshot: 0,
+  });
+  const json = (type: string) => ({ type, sender: '@a:example.org', origin_server_ts: 1 });
+  await adapter.commit(roomId, { event: { record: rec('$c0', 1, [], 'm.room.create\u0000'), json: json('m.room.create'), fresh: true }, nids: hints });
+  // (messages are not kept in the large NID cache once durable: only the hints can answer for them)
+  const reads = countReads(store, (k) => k[0] === 0x01 && k[1] === Ns.EVENT); // event ID -> NID keys
+  let prev = '$c0';
+  for (let i = 1; i <= 10; i++) {
+    const id = `$m${i}`;
+    store.markNew(Ns.EVENT, id);
+    await adapter.commit(roomId, { event: { record: rec(id, i + 1, [prev]), json: json('m.room.message'), fresh: true }, nids: hints });
+    prev = id;
+  }
+  assert.is(reads.n, 0, 'every prev and auth event NID came from the hints');
+  for (let i = 2; i <= 10; i++) {
+    const m = await store.getEventMeta((await store.lookupNid(Ns.EVENT, `$m${i}`))!);
+    assert.equal(m?.prevEventNids, [(await store.lookupNid(Ns.EVENT, `$m${i - 1}`))!], `$m${i}'s prev event`);
+  }
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });

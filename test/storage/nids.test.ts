@@ -260,4 +260,38 @@ test('with the event ID filter, a new event ID allocates without a read and a st
   rmSync(dir, { recursive: true, force: true });
 });
 
+
+test('once durable, a state event mapping stays cached and a message event mapping does not: its ID is read back from disk, both ways', async () => {
+  const dir = tempDir('msgcache');
+  const store = await Store.open(dir);
+  const u = store.unit();
+  const roomNid = await u.nid(Ns.ROOM, '!cache:a');
+  const typeNid = await u.nid(Ns.TYPE, 'm.room.message');
+  const stateNid = u.nidNow(Ns.EVENT, '$state') as number;
+  const msgNid = u.nidNow(Ns.EVENT, '$message') as number;
+  u.putEvent(stateNid, meta(roomNid, TYPE_POWER_LEVELS, { stateKeyNid: STATE_KEY_EMPTY, eventId: '$state' }), { type: 'm.room.power_levels' });
+  u.putEvent(msgNid, meta(roomNid, typeNid, { eventId: '$message' }), { type: 'm.room.message' });
+  await store.commit(u);
+  const reads = countReads(store, (k) => k[0] === 0x01); // string -> NID keys
+  assert.is(await store.lookupNid(Ns.EVENT, '$state'), stateNid);
+  assert.is(reads.n, 0, 'the state event ID is answered from the cache');
+  assert.is(await store.lookupNid(Ns.EVENT, '$message'), msgNid);
+  assert.is(reads.n, 1, 'the message event ID is read from disk');
+  assert.is(await store.lookupNid(Ns.EVENT, '$message'), msgNid);
+  assert.is(reads.n, 1, '...and cached once read');
+  assert.is(await store.str(Ns.EVENT, msgNid), '$message');
+  assert.is(await store.str(Ns.EVENT, stateNid), '$state');
+  // a later unit naming the message as a prev event gets the same NID, and a new event a new one
+  const u2 = store.unit();
+  assert.is(await u2.nid(Ns.EVENT, '$message'), msgNid);
+  const next = await u2.nid(Ns.EVENT, '$next');
+  assert.ok(next > msgNid && next > stateNid);
+  u2.putEvent(next, meta(roomNid, typeNid, { eventId: '$next', prevEventNids: [msgNid] }), { type: 'm.room.message' });
+  await store.commit(u2);
+  const report = await store.checkIntegrity();
+  assert.ok(report.ok, report.problems.join('\n'));
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test.run();
