@@ -16,5 +16,20 @@
  *   9,327 -> 9,702; in-process input with 1,000 rooms, alternating, minor GC
  *   pause 53 / 40 -> 27 / 25 us per event. Sends over WebSocket did not move
  *   beyond the noise; 128 MB was no better than 64.
+ *
+ * --no-parallel-scavenge: the main thread does each young-generation
+ * collection alone instead of sharing it with V8's helper threads. The work
+ * split over threads costs far more CPU than it saves in pause time when
+ * the cores are busy anyway (the crypto worker, LevelDB's compaction, the
+ * clients): on 2 cores under load (`--trace-gc-nvp`), a scavenge took
+ * ~17-19 us of main-thread pause plus ~30-39 us of helper time per event
+ * in parallel, ~22-24 us of main-thread pause alone. Over WebSocket, 10,000
+ * rooms x 20 sends, three alternated pairs (2026-11-27): 6,725 / 6,707 /
+ * 7,011 events/s and 205 / 206 / 197 us of server CPU per event, against
+ * 5,207 / 6,067 / 5,502 events/s and 222 / 230 / 254 us in parallel; the
+ * main thread's own CPU per event did not grow (113-119 vs 116-140 us).
+ * (`--single-threaded-gc`, which also moves the old generation's marking
+ * onto the main thread, measured the same in throughput; this one keeps
+ * major collections' pauses short.)
  */
-export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
+export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--no-parallel-scavenge'];
