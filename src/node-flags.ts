@@ -28,8 +28,9 @@
  * 7,011 events/s and 205 / 206 / 197 us of server CPU per event, against
  * 5,207 / 6,067 / 5,502 events/s and 222 / 230 / 254 us in parallel; the
  * main thread's own CPU per event did not grow (113-119 vs 116-140 us).
- * (`--single-threaded-gc`, which also moves the old generation's marking
- * onto the main thread, measured the same in throughput; this one keeps
- * major collections' pauses short.)
+ * (`--single-threaded-gc`, which also moves the old generation's concurrent
+ * marking onto the main thread, gave the same throughput within the noise
+ * in two alternated runs; this flag leaves that marking off the main
+ * thread, which is what bounds a loaded server.)
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64', '--no-parallel-scavenge'];
