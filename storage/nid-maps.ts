@@ -390,16 +390,16 @@ export class NidMaps {
    * Notes that `unit` writes the metadata record of an event, which carries
    * its ID: if the event's mapping is still pending and that unit writes
    * it, the mapping needs no NID -> string record. A message event's
-   * mapping (`state` false) is not cached once durable (see
+   * mapping (`stateEvent` false) is not cached once durable (see
    * PendingMapping.cache).
    */
-  carryEventId(nid: number, unit: object, state = true): void {
+  carryEventId(nid: number, unit: object, stateEvent: boolean): void {
     const sp = this.space(Ns.EVENT);
     if (sp.pendNid.size === 0) return;
     const m = sp.pendNid.get(nid);
     if (m !== undefined && m.state === PENDING) {
       m.carrier = unit;
-      m.cache = state;
+      m.cache = stateEvent;
     }
   }
 
