@@ -20,6 +20,7 @@ import { buildRemoteRoom, messageContent, remoteUser, stateChangeEvent, type Bui
 import { Samples, type Summary } from './stats.js';
 import { threadCpuSplit } from '../main-thread-cpu.js';
 import type { MemorySample, Target } from './target.js';
+import { gcDelta, type GcTotals } from './gc-pauses.js';
 import { verifyRooms, type VerifyResult } from './verify.js';
 
 export interface PhaseResult {
@@ -78,6 +79,12 @@ export interface LoadResult {
    * largest first. `shared` when the server's main thread is the tool's.
    */
   threadCpuUs?: { main: number; others: number[]; shared: boolean };
+  /**
+   * The server process's garbage collection pauses during the measured
+   * phase (a server in the tool's process or one it started; `shared` when
+   * that process is the tool's own).
+   */
+  gcPauses?: GcTotals & { shared: boolean };
 }
 
 const RETRY_LIMIT = 200;
@@ -286,6 +293,7 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
   progress.start('load', planned - skipped);
   const loadAvgStart = loadavg()[0]!;
   const cpuServer0 = await target.cpuSeconds().catch(() => undefined);
+  const gc0 = await target.gcPauses().catch(() => undefined);
   const threads0 = target.threadCpuMs();
   const cpuTool0 = process.cpuUsage();
   const loadStart = performance.now();
@@ -356,6 +364,8 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
   const cpuTool = process.cpuUsage(cpuTool0);
   const threads1 = target.threadCpuMs();
   const cpuServer1 = await target.cpuSeconds().catch(() => undefined);
+  const gc1 = await target.gcPauses().catch(() => undefined);
+  const gcPauses = gc0 && gc1 ? { ...gcDelta(gc0, gc1), shared: cpuServer1?.shared ?? false } : undefined;
   let cpuPerEventUs: LoadResult['cpuPerEventUs'];
   if (cpuServer0 !== undefined && cpuServer1 !== undefined && loadEvents > 0) {
     const server = ((cpuServer1.seconds - cpuServer0.seconds) * 1e6) / loadEvents;
@@ -435,5 +445,6 @@ export async function runLoad(o: LoadOptions, ctx: RunContext): Promise<LoadResu
     loadAverage: { start: loadAvgStart, end: loadAvgEnd },
     ...(cpuPerEventUs ? { cpuPerEventUs } : {}),
     ...(threadCpuUs ? { threadCpuUs } : {}),
+    ...(gcPauses ? { gcPauses } : {}),
   };
 }

@@ -75,6 +75,18 @@ function loadText(r: LoadResult): string {
   return `${r.loadAverage.start.toFixed(1)} -> ${r.loadAverage.end.toFixed(1)} during the measured phase`;
 }
 
+/** The garbage collector's pauses of the measured phase, by kind, with the share of the phase they took. */
+export function gcText(r: LoadResult): string | undefined {
+  const g = r.gcPauses;
+  if (!g) return undefined;
+  const share = (ms: number) => pct(ms / 1000 / r.load.seconds);
+  const kind = (name: string, k: { count: number; ms: number; maxMs: number; over10ms: number }, long: boolean) =>
+    k.count === 0
+      ? `${name} none`
+      : `${name} ${fmtInt(k.count)}: ${fmtInt(k.ms)} ms (${share(k.ms)} of the run), longest ${fmtMs(k.maxMs)} ms${long ? `, ${fmtInt(k.over10ms)} of 10 ms or more` : ''}`;
+  return `${kind('young', g.minor, true)}; ${kind('full', g.major, false)}; ${kind('marking', g.incremental, false)}${g.shared ? ' (load tool included)' : ''}`;
+}
+
 function errorsText(r: LoadResult): string {
   const parts = Object.entries(r.errors).map(([k, v]) => `${k} ${fmtInt(v)}`);
   for (const [k, v] of Object.entries(r.statuses)) if (k !== 'accepted') parts.push(`status ${k} ${fmtInt(v)}`);
@@ -148,6 +160,8 @@ export function renderRun(r: LoadResult, machine: Machine, limits?: Limits): str
       `main ${fmtInt(th.main)} µs (${share(th.main)} busy${th.shared ? ', load tool included' : ''}); others ${shown.join(', ') || 'none'}${rest} µs per event`,
     ]);
   }
+  const gcLine = gcText(r);
+  if (gcLine !== undefined) rows.push(['server GC pauses', gcLine]);
   rows.push(['setup', `${fmtInt(r.setup.rooms)} rooms, ${fmtInt(r.setup.events)} events in ${r.setup.seconds.toFixed(1)} s (${fmtInt(r.setup.eventsPerSec)} events/s)${r.buildSeconds ? `; events built and signed beforehand in ${r.buildSeconds.toFixed(1)} s` : ''}`]);
   if (mem.after) {
     const b = mem.baseline;

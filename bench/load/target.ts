@@ -32,6 +32,7 @@ import { rootLogger } from '../../src/log.js';
 import { dirBytes, healthHead, scrapeCpuSeconds, scrapeMemory } from './server-probe.js';
 import { threadCpuMs } from '../main-thread-cpu.js';
 import { SERVER_NODE_FLAGS } from '../../src/node-flags.js';
+import { readGcTotals, watchGc, type GcTotals } from './gc-pauses.js';
 
 export interface MemorySample {
   rssBytes: number;
@@ -73,6 +74,12 @@ export interface Target {
    */
   threadCpuMs(): Map<string, number>;
   diskBytes(): Promise<number | undefined>;
+  /**
+   * The server process's GC pauses so far (gc-pauses.ts; each reading
+   * starts the longest-pause figures again), when the tool can count them:
+   * a server in this process or one it started.
+   */
+  gcPauses(): Promise<GcTotals | undefined>;
   close(): Promise<void>;
 }
 
@@ -131,6 +138,9 @@ class EmbeddedTarget implements Target {
   diskBytes(): Promise<number> {
     return dirBytes(this.dataDir);
   }
+  async gcPauses(): Promise<GcTotals | undefined> {
+    return readGcTotals();
+  }
   async close(): Promise<void> {
     await this.rs.close();
     if (this.removeDir) rmSync(this.dataDir, { recursive: true, force: true });
@@ -142,6 +152,7 @@ export async function openEmbedded(o: { dataDir?: string; idleMs: number }): Pro
   if (process.env.LOG_LEVEL === undefined && ['info', 'debug', 'trace'].includes(rootLogger.level)) rootLogger.level = 'warn';
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'rs-bench-'));
   const rs = await RoomServer.open({ dataDir, serverName: BENCH_SERVER_NAME, idleTimeoutMs: o.idleMs });
+  watchGc();
   return new EmbeddedTarget(rs, dataDir, o.dataDir === undefined);
 }
 
@@ -153,6 +164,8 @@ interface WsExtras {
   dataDir?: string;
   /** asks the server for a full GC before memory is read (spawned servers) */
   gc?: () => Promise<boolean>;
+  /** asks the server for its GC pause totals (spawned servers) */
+  gcPauses?: () => Promise<GcTotals | undefined>;
   onClose?: () => Promise<void>;
   description: string;
   /** the server's process ID when it runs on this machine (spawned servers): its threads' CPU is read from /proc */
@@ -220,6 +233,9 @@ class WsTarget implements Target {
   async diskBytes(): Promise<number | undefined> {
     return this.dataDir === undefined ? undefined : dirBytes(this.dataDir);
   }
+  async gcPauses(): Promise<GcTotals | undefined> {
+    return this.extras.gcPauses ? this.extras.gcPauses() : undefined;
+  }
   async close(): Promise<void> {
     await Promise.allSettled([...this.clients, this.subClient].map((c) => c.close()));
     await this.extras.onClose?.();
@@ -228,7 +244,7 @@ class WsTarget implements Target {
 
 export async function connectWs(
   url: string,
-  o: { connections: number; concurrency: number; binary: boolean; token?: string; dataDir?: string; description?: string; pid?: number; gc?: () => Promise<boolean>; onClose?: () => Promise<void> },
+  o: { connections: number; concurrency: number; binary: boolean; token?: string; dataDir?: string; description?: string; pid?: number; gc?: () => Promise<boolean>; gcPauses?: () => Promise<GcTotals | undefined>; onClose?: () => Promise<void> },
 ): Promise<Target> {
   const perConnection = Math.ceil(o.concurrency / o.connections);
   const clientOpts = {
@@ -252,6 +268,7 @@ export async function connectWs(
       ...(o.token !== undefined ? { token: o.token } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
       ...(o.gc ? { gc: o.gc } : {}),
+      ...(o.gcPauses ? { gcPauses: o.gcPauses } : {}),
       ...(o.onClose ? { onClose: o.onClose } : {}),
       ...(o.pid !== undefined ? { pid: o.pid } : {}),
     });
@@ -318,21 +335,24 @@ export async function spawnServer(o: {
       reject(new RoomServerError('M_UNKNOWN', `the spawned server exited (code ${code}) before listening\n${stderrTail}`, 'bench_spawn'));
     });
   });
-  const gc = (): Promise<boolean> =>
+  /** Sends `type` over the IPC channel; the reply of type `${type}-done`, or undefined after 10 s. */
+  const ask = (type: string): Promise<Record<string, unknown> | undefined> =>
     new Promise((resolve) => {
       const t = setTimeout(() => {
         child.off('message', onMsg);
-        resolve(false);
+        resolve(undefined);
       }, 10_000);
       const onMsg = (m: unknown): void => {
-        if ((m as { type?: unknown })?.type !== 'gc-done') return;
+        if ((m as { type?: unknown })?.type !== `${type}-done`) return;
         clearTimeout(t);
         child.off('message', onMsg);
-        resolve((m as { collected?: unknown }).collected === true);
+        resolve(m as Record<string, unknown>);
       };
       child.on('message', onMsg);
-      child.send({ type: 'gc' });
+      child.send({ type });
     });
+  const gc = async (): Promise<boolean> => (await ask('gc'))?.collected === true;
+  const gcPauses = async (): Promise<GcTotals | undefined> => (await ask('gc-pauses'))?.totals as GcTotals | undefined;
   const stop = async (): Promise<void> => {
     await stopChild(child, exited);
     if (o.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
@@ -346,6 +366,7 @@ export async function spawnServer(o: {
       description: `WebSocket ${url} (server process started by the tool, pid ${child.pid})`,
       ...(child.pid !== undefined ? { pid: child.pid } : {}),
       gc,
+      gcPauses,
       onClose: stop,
     });
   } catch (e) {

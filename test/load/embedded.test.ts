@@ -69,6 +69,8 @@ test('send mode, 5 rooms x 10 events: counts, latency samples, outputs and verif
   assert.ok(run.memory.after && run.memory.after.heapUsedBytes > 0);
   assert.ok(run.disk.bytes !== undefined && run.disk.bytes > 0, 'disk measured from the data dir');
   assert.is(run.disk.events, 85);
+  // GC pauses of the tool's own process, which is the server's
+  assert.ok(run.gcPauses?.shared === true && run.gcPauses.minor.count >= 0, JSON.stringify(run.gcPauses));
 
   // the printed report carries the same numbers
   const text = io.stdout();

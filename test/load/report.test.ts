@@ -102,6 +102,21 @@ test('server threads: the main thread and the others per event, with how busy ea
   assert.not.match(none, /server threads|^threads:|CPU cores|main thread/m);
 });
 
+test('server GC pauses: per kind, with the share of the measured phase they took', () => {
+  // the measured phase lasts 4 s
+  const gcPauses = {
+    minor: { count: 30, ms: 400, maxMs: 25, over10ms: 12 },
+    major: { count: 1, ms: 40, maxMs: 40, over10ms: 1 },
+    incremental: { count: 0, ms: 0, maxMs: 0, over10ms: 0 },
+    shared: false,
+  };
+  const text = renderRun(result(1000, 1, { gcPauses }), machine);
+  assert.match(text, /server GC pauses\s+young 30: 400 ms \(10% of the run\), longest 25\.0 ms, 12 of 10 ms or more; full 1: 40 ms \(1\.0% of the run\), longest 40\.0 ms; marking none$/m);
+  const shared = renderRun(result(1000, 1, { gcPauses: { ...gcPauses, shared: true } }), machine);
+  assert.match(shared, /marking none \(load tool included\)$/m);
+  assert.not.match(renderRun(result(1000, 1), machine), /GC pauses/);
+});
+
 test('sweep: one row per size and the memory-per-room verdict from 1,000 rooms up', () => {
   const runs = [result(10, 900_000), result(1000, 30_000), result(10_000, 40_000), result(100_000, 50_000)];
   const text = renderSweep(runs, 'rooms', machine);

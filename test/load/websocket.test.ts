@@ -74,6 +74,8 @@ test('send mode over 2 connections: the report matches the server, memory comes 
   assert.is(run.disk.bytes, undefined);
   assert.match(run.disk.source, /^skipped/);
   assert.match(io.stdout(), /disk per event\s+skipped/);
+  assert.is(run.gcPauses, undefined, 'a server the tool did not start does not report its GC pauses');
+  assert.not.match(io.stdout(), /GC pauses/);
 });
 
 test('input mode in msgpack frames with the data dir given: signatures checked, disk measured', async () => {
@@ -114,6 +116,11 @@ test('--spawn: a server process of its own, memory after a forced GC, disk from 
     assert.ok(th.others.every((us, i) => us > 0 && (i === 0 || us <= th.others[i - 1]!)), JSON.stringify(th.others));
     assert.match(io.stdout(), /server threads\s+main \d[\d,]* µs \(\d+(\.\d)?% busy\)/);
   }
+  // the spawned server counts its own GC pauses and sends them over IPC
+  const g = run.gcPauses;
+  assert.ok(g !== undefined && !g.shared, JSON.stringify(g));
+  for (const k of [g.minor, g.major, g.incremental]) assert.ok(k.count >= 0 && k.ms >= 0 && k.over10ms <= k.count, JSON.stringify(g));
+  assert.match(io.stdout(), /server GC pauses\s+young /);
 });
 
 test.run();
