@@ -4,11 +4,11 @@
  * request in flight waits them out: they are what a latency tail is made
  * of on a busy server, and the report shows them beside it.
  *
- * Every entry is counted (an observer callback can carry several);
- * prom-client's `nodejs_gc_duration_seconds` reads only the first entry of
- * each callback, so under load it misses some and cannot be used here.
- * Runs in the load tool's process for an embedded server, and in a server
- * the tool spawns (server-preload.ts), which reports it over IPC.
+ * Every entry is counted (an observer callback can carry several). The
+ * server's /metrics has the same pauses as a histogram, which has no
+ * longest pause; so the tool counts them itself, in its own process for an
+ * embedded server and in a server it spawns (server-preload.ts), which
+ * reports them over IPC.
  */
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
