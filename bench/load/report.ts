@@ -261,6 +261,8 @@ export function memoryFlatness(results: LoadResult[], name: string): string | un
 
 export interface JsonReport {
   tool: 'roomserver-load';
+  /** the node flags of the load tool's own process (see relaunch.ts) */
+  toolNodeFlags: string[];
   machine: Machine;
   options: LoadOptions;
   runs: LoadResult[];
@@ -268,5 +270,5 @@ export interface JsonReport {
 }
 
 export function jsonReport(options: LoadOptions, runs: LoadResult[], machine: Machine, limits?: Limits): JsonReport {
-  return { tool: 'roomserver-load', machine, options, runs, ...(limits ? { limits } : {}) };
+  return { tool: 'roomserver-load', toolNodeFlags: [...process.execArgv], machine, options, runs, ...(limits ? { limits } : {}) };
 }
