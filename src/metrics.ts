@@ -24,7 +24,8 @@ collectDefaultMetrics({ register: registry });
  */
 const GC_METRIC = 'nodejs_gc_duration_seconds';
 registry.removeSingleMetric(GC_METRIC);
-const gcKinds: Record<number, string> = {
+/** perf_hooks GC entry kinds by the names this series labels them with (the load tool's report uses them too). */
+export const GC_KIND_NAMES: Readonly<Record<number, 'major' | 'minor' | 'incremental' | 'weakcb'>> = {
   [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
   [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
@@ -40,7 +41,7 @@ export const gcDuration = new Histogram({
 });
 new PerformanceObserver((list) => {
   for (const e of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
-    const kind = gcKinds[e.detail?.kind ?? -1];
+    const kind = GC_KIND_NAMES[e.detail?.kind ?? -1];
     if (kind !== undefined) gcDuration.observe({ kind }, e.duration / 1000);
   }
 }).observe({ entryTypes: ['gc'] });

@@ -10,7 +10,8 @@
  * embedded server and in a server it spawns (server-preload.ts), which
  * reports them over IPC.
  */
-import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { GC_KIND_NAMES } from '../../src/metrics.js';
 
 export interface GcKindTotals {
   count: number;
@@ -24,12 +25,6 @@ export interface GcKindTotals {
 /** `minor`: young generation; `major`: full collections (their final pause); `incremental`: marking started or finished. */
 export type GcTotals = Record<'minor' | 'major' | 'incremental', GcKindTotals>;
 
-const KINDS: Record<number, keyof GcTotals> = {
-  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
-  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
-};
-
 function zero(): GcTotals {
   const k = (): GcKindTotals => ({ count: 0, ms: 0, maxMs: 0, over10ms: 0 });
   return { minor: k(), major: k(), incremental: k() };
@@ -37,8 +32,8 @@ function zero(): GcTotals {
 
 /** Adds one GC entry to the totals; entries of other kinds (weak callbacks) are left out. */
 export function addGcEntry(t: GcTotals, kind: number, ms: number): void {
-  const name = KINDS[kind];
-  if (name === undefined) return;
+  const name = GC_KIND_NAMES[kind];
+  if (name === undefined || name === 'weakcb') return;
   const k = t[name];
   k.count++;
   k.ms += ms;
