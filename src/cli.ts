@@ -40,6 +40,7 @@ export async function start(config: Config): Promise<Running> {
     ...(peers ? { peers } : {}),
     trustedKeys: config.trustedKeys,
     fsync: config.fsync,
+    compactionNice: config.compactionNice,
     idleTimeoutMs: config.idleTimeoutMs,
     inputDeadlineMs: config.limits.inputDeadlineMs,
     admission: { maxPerRoom: config.limits.roomQueue, maxInFlight: config.limits.maxInFlight },

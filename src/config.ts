@@ -50,6 +50,8 @@ export interface Config {
   heartbeatMs: number;
   /** sync every write to disk */
   fsync: boolean;
+  /** nice value of LevelDB's compaction thread (Linux; 0 = leave it) */
+  compactionNice: number;
   logLevel: string;
 }
 
@@ -73,6 +75,7 @@ interface Field {
   help: string;
   dflt?: unknown;
   min?: number;
+  max?: number;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -96,6 +99,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'idleTimeoutMs', flag: '--idle-timeout-ms', env: 'ROOMSERVER_IDLE_TIMEOUT_MS', kind: 'int', dflt: 30_000, min: 1, help: 'idle time before a room actor stops' },
   { key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'ROOMSERVER_HEARTBEAT_MS', kind: 'int', dflt: 30_000, min: 0, help: 'WebSocket ping interval; 0 = off' },
   { key: 'fsync', flag: '--fsync', env: 'ROOMSERVER_FSYNC', kind: 'bool', dflt: false, help: 'sync every write to disk (true/false)' },
+  { key: 'compactionNice', flag: '--compaction-nice', env: 'ROOMSERVER_COMPACTION_NICE', kind: 'int', dflt: 19, min: 0, max: 19, help: 'nice value of LevelDB\'s compaction thread, 0-19 (Linux); 0 = leave it' },
   { key: 'logLevel', flag: '--log-level', env: 'LOG_LEVEL', kind: 'level', dflt: 'info', help: LEVELS.join(' | ') },
 ];
 
@@ -257,9 +261,10 @@ function coerce(f: Field, raw: Raw): { value: unknown } | string {
     case 'int': {
       const n = fromText ? (/^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN) : v;
       const min = f.kind === 'port' ? 0 : f.min ?? 0;
-      const max = f.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
+      const max = f.kind === 'port' ? 65535 : f.max ?? Number.MAX_SAFE_INTEGER;
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
-        return f.kind === 'port' ? `must be a port number 0-65535, got ${JSON.stringify(v)}` : `must be an integer >= ${min}, got ${JSON.stringify(v)}`;
+        if (f.kind === 'port') return `must be a port number 0-65535, got ${JSON.stringify(v)}`;
+        return f.max !== undefined ? `must be an integer ${min}-${max}, got ${JSON.stringify(v)}` : `must be an integer >= ${min}, got ${JSON.stringify(v)}`;
       }
       return { value: n };
     }

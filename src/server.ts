@@ -37,6 +37,7 @@ import { SubscriptionHub } from './subscriptions.js';
 import { rootLogger } from './log.js';
 import { inFlightInputs } from './metrics.js';
 import { Store } from '../storage/store.js';
+import { compactionPriority } from '../storage/compaction-priority.js';
 import { StoreAdapter } from '../actors/store-adapter.js';
 import { Supervisor } from '../actors/supervisor.js';
 import { Admission, DEFAULT_ADMISSION, type AdmissionLimits } from '../actors/admission.js';
@@ -64,6 +65,8 @@ export interface RoomServerOptions {
   /** how long an input may wait for missing events (default 2 minutes) */
   inputDeadlineMs?: number;
   admission?: Partial<AdmissionLimits>;
+  /** nice value of LevelDB's compaction thread (Linux; default 19, the lowest priority; 0 = leave it; once per process) */
+  compactionNice?: number;
   /** worker threads for ed25519 (default: one per core beyond the first, at most 4; 0 = inline) */
   cryptoWorkers?: number;
   park?: Partial<ParkLimits>;
@@ -157,8 +160,17 @@ export class RoomServer implements RoomServerApi {
     await mkdir(opts.dataDir, { recursive: true });
     const signingKey = opts.signingKey ?? (await loadOrCreateSigningKey(opts.signingKeyFile ?? join(opts.dataDir, 'signing.key')));
     // bounded caches: they, not the rooms, dominate the heap of a server with many idle rooms
-    const store = await Store.open(join(opts.dataDir, 'db'), { fsync: opts.fsync ?? false, nidCacheSize: 200_000, blockCacheEntries: 250_000, snapshotCacheEntries: 250_000 });
+    const store = await Store.open(join(opts.dataDir, 'db'), {
+      fsync: opts.fsync ?? false,
+      nidCacheSize: 200_000,
+      blockCacheEntries: 250_000,
+      snapshotCacheEntries: 250_000,
+      ...(opts.compactionNice !== undefined ? { compactionNice: opts.compactionNice } : {}),
+    });
     const rs = new RoomServer({ serverName, signingKey, store, opts });
+    const cp = compactionPriority();
+    if (cp?.tid !== undefined) rs.log.debug({ tid: cp.tid }, 'LevelDB compaction thread runs at a lower priority');
+    else if (cp?.reason !== undefined) rs.log.debug({ reason: cp.reason }, 'LevelDB compaction thread priority left as it is');
     for (const k of await store.listServerKeys()) rs.keys.load(k.serverName, k.keyId, { publicKey: k.publicKey, validUntilTs: k.validUntilTs });
     await rs.replayJournal();
     return rs;

@@ -3,3 +3,4 @@ export * from './store.js';
 export * from './nids.js';
 export { MAX_BLOCKS } from './snapshot-record.js';
 export { SNAPSHOT_TUNING } from './snapshots.js';
+export { compactionPriority, type CompactionPriority } from './compaction-priority.js';

@@ -130,6 +130,7 @@ import {
 import type { SnapshotRecord } from './snapshot-record.js';
 import { Snapshots, type StateChange } from './snapshots.js';
 import { CommitUnit } from './unit.js';
+import { MAX_NICE, watchCompactionThread } from './compaction-priority.js';
 
 export type { CommitResult, CommitStats } from './group-commit.js';
 export type { IntegrityReport } from './integrity.js';
@@ -177,6 +178,12 @@ export interface StoreOptions {
   leveldbCacheSize?: number;
   /** LevelDB write buffer bytes (default 16 MiB). */
   writeBufferSize?: number;
+  /**
+   * Nice value for LevelDB's compaction thread (Linux; default 19, the
+   * lowest priority; 0 = leave it): see compaction-priority.ts. Once per
+   * process: the first store opened decides.
+   */
+  compactionNice?: number;
   /**
    * Keep a filter of every stored event ID (about 10 bits each, filled in
    * the background after open), so that checking a new event ID needs no
@@ -261,6 +268,7 @@ export class Store {
   ) {}
 
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
+    const compaction = await watchCompactionThread(opts.compactionNice ?? MAX_NICE);
     const db = new ClassicLevel<Buffer, Buffer>(dir, {
       keyEncoding: 'buffer',
       valueEncoding: 'buffer',
@@ -275,6 +283,7 @@ export class Store {
     let maps: NidMaps | undefined;
     let txns: KeyFilter | undefined;
     try {
+      await compaction?.after(db);
       const stored = await db.get(SCHEMA_KEY);
       const schema = stored === undefined ? undefined : readU64(stored, 0);
       if (schema === undefined || READABLE_SCHEMAS.includes(schema)) {

@@ -41,6 +41,15 @@ test('defaults', () => {
   assert.equal(c.peers, {});
   assert.is(c.limits.maxFrameBytes, 16 * 1024 * 1024);
   assert.is(c.fsync, false);
+  assert.is(c.compactionNice, 19);
+});
+
+test('compaction nice: 0-19, from a flag, the file or env', () => {
+  assert.is(load(['--compaction-nice', '0']).compactionNice, 0);
+  assert.is(load(['--config', file({ compactionNice: 5 })]).compactionNice, 5);
+  assert.is(load([], { ROOMSERVER_COMPACTION_NICE: '12' }).compactionNice, 12);
+  assert.match(problems(['--compaction-nice', '20']).join(), /compactionNice \(from --compaction-nice\): must be an integer 0-19, got "20"/);
+  assert.match(problems([], { ROOMSERVER_COMPACTION_NICE: '-1' }).join(), /compactionNice \(from ROOMSERVER_COMPACTION_NICE\): must be an integer 0-19/);
 });
 
 test('flags override the file, which overrides env, which overrides defaults', () => {
