@@ -19,7 +19,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import type { ClassicLevel } from 'classic-level';
 
 export interface CompactionPriority {
@@ -88,7 +88,8 @@ export async function watchCompactionThread(nice: number): Promise<{ after(db: C
       }
       const tid = Number(fresh[0]);
       try {
-        setPriority(tid, Math.min(nice, MAX_NICE));
+        // only ever lowered: a process already running at a higher nice value keeps it for this thread too
+        setPriority(tid, Math.max(getPriority(tid), Math.min(nice, MAX_NICE)));
         attempt = { tid };
       } catch (e) {
         attempt = { tid: undefined, reason: `cannot set its priority: ${(e as Error).message}` };
