@@ -39,10 +39,21 @@ export const gcDuration = new Histogram({
   buckets: [0.001, 0.01, 0.1, 1, 2, 5],
   registers: [registry],
 });
+const gcListeners: Array<(kind: number, ms: number) => void> = [];
+/**
+ * Calls `listener` with every GC entry of this process (its perf_hooks kind
+ * and duration in ms), as this series is fed: one observer per process
+ * (the load tool's pause counts use it).
+ */
+export function onGcEntry(listener: (kind: number, ms: number) => void): void {
+  gcListeners.push(listener);
+}
 new PerformanceObserver((list) => {
   for (const e of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
-    const kind = GC_KIND_NAMES[e.detail?.kind ?? -1];
+    const code = e.detail?.kind ?? -1;
+    const kind = GC_KIND_NAMES[code];
     if (kind !== undefined) gcDuration.observe({ kind }, e.duration / 1000);
+    for (const l of gcListeners) l(code, e.duration);
   }
 }).observe({ entryTypes: ['gc'] });
 

@@ -6,12 +6,11 @@
  *
  * Every entry is counted (an observer callback can carry several). The
  * server's /metrics has the same pauses as a histogram, which has no
- * longest pause; so the tool counts them itself, in its own process for an
- * embedded server and in a server it spawns (server-preload.ts), which
- * reports them over IPC.
+ * longest pause; so the tool also totals the entries that metric's observer
+ * sees, in its own process for an embedded server and in a server it spawns
+ * (server-preload.ts), which reports them over IPC.
  */
-import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import { GC_KIND_NAMES } from '../../src/metrics.js';
+import { GC_KIND_NAMES, onGcEntry } from '../../src/metrics.js';
 
 export interface GcKindTotals {
   count: number;
@@ -53,12 +52,8 @@ let totals: GcTotals | undefined;
 export function watchGc(): void {
   if (totals !== undefined) return;
   const t = (totals = zero());
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries() as Array<PerformanceEntry & { detail?: { kind?: number } }>) {
-      addGcEntry(t, e.detail?.kind ?? -1, e.duration);
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
+  // the entries the server's GC metric observes (src/metrics.ts), not a second observer
+  onGcEntry((kind, ms) => addGcEntry(t, kind, ms));
 }
 
 /**
