@@ -14,7 +14,7 @@ import type { CryptoPool } from './crypto-pool.js';
 import { computeEventId, eventIdFromRedactedBytes, roomIdFromCreateEventId } from '../src/matrix/event-id.js';
 import { referenceHash } from '../src/matrix/hashes.js';
 import { encodeBase64 } from '../src/matrix/base64.js';
-import { parsePdu } from '../src/matrix/pdu.js';
+import { parseLocalPdu, parsePdu } from '../src/matrix/pdu.js';
 import { authEventSelection } from '../src/auth/selection.js';
 import { RoomServerError } from '../src/errors.js';
 import type { RoomDeps, RoomHot } from './room-actor.js';
@@ -139,8 +139,18 @@ function refsWithJson(room: RoomHot, ids: string[]): Promise<Array<{ id: string;
   return Promise.all(ids.map(async (id) => ({ id, json: (await room.events!.get(id))?.json })));
 }
 
+/**
+ * A local event with its auth events (the room's current state entries the
+ * selection picked when it was built), or `authEvents` undefined when one
+ * of them could not be read.
+ */
+export interface LocalEvent {
+  event: MatrixEvent;
+  authEvents: MatrixEvent[] | undefined;
+}
+
 /** Builds the next local event of a room from its current extremities and state. */
-export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFields): Promise<MatrixEvent> {
+export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFields): Promise<LocalEvent> {
   const rv = room.rv!;
   const head = room.head!;
   checkSender(f.sender, deps.serverName);
@@ -150,6 +160,8 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     const id = room.current.get(stateKey(t, k));
     if (id !== undefined) authIds.push(id);
   }
+  const got = room.events!.getManyNow(authIds);
+  const authEvents = got instanceof Promise ? await got : got;
   const { pdu, eventId, contentCanonical, canonicalText } = await buildSignedAsync(
     rv,
     {
@@ -166,20 +178,21 @@ export async function buildLocalEvent(room: RoomHot, deps: RoomDeps, f: EventFie
     deps.signingKey,
     deps.crypto,
   );
-  // validated like any event (a sender's content may be malformed or too large); the hashing already done is reused
-  return parsePdu(pdu, rv, { knownEventId: eventId, contentCanonical, canonicalText });
+  // what the sender supplied is validated as in any event (its content may be malformed or too large)
+  const event = canonicalText !== undefined ? parseLocalPdu(pdu, rv, eventId, prevIds, authIds, canonicalText) : parsePdu(pdu, rv, { knownEventId: eventId, contentCanonical, canonicalText });
+  return { event, authEvents: authEvents.size === authIds.length ? authIds.map((id) => authEvents.get(id)!) : undefined };
 }
 
 /**
  * The events of a new room, built one at a time: the caller processes each
  * before asking for the next, so each sees the state its predecessors made.
  */
-export async function* createRoomEvents(room: RoomHot, deps: RoomDeps, c: PreparedCreate): AsyncGenerator<MatrixEvent> {
+export async function* createRoomEvents(room: RoomHot, deps: RoomDeps, c: PreparedCreate): AsyncGenerator<LocalEvent> {
   const req = c.req;
   const rv = room.rv!;
   checkSender(req.creator, deps.serverName);
   const createPdu = c.createEvent ?? buildCreateEvent(rv, req.creator, room.roomId, deps.serverName, deps.signingKey);
-  yield parsePdu(createPdu, rv);
+  yield { event: parsePdu(createPdu, rv), authEvents: [] };
 
   yield await buildLocalEvent(room, deps, { sender: req.creator, type: 'm.room.member', stateKey: req.creator, content: { membership: 'join' } });
 

@@ -18,6 +18,12 @@ export interface PreparedInput {
   journalSeqs?: number[];
   /** built and signed here: signatures need no check */
   local?: boolean;
+  /**
+   * A local event's auth events, as its build picked them from the room's
+   * current state (so present, not rejected and the ones the selection
+   * wants): the pipeline takes them as they are.
+   */
+  localAuth?: MatrixEvent[];
   /** set by the pipeline: no record of this event was stored before (so none is cached anywhere) */
   fresh?: boolean;
   txnId?: string;

@@ -18,7 +18,7 @@ import { stateKey, type StateMap } from '../src/matrix/state-key.js';
 import { planEventSignatures, requiredSigners, badSignature } from '../src/matrix/signing.js';
 import type { CryptoPool } from './crypto-pool.js';
 import { checkAuth } from '../src/auth/check.js';
-import { checkAuthEvents } from '../src/auth/auth-events.js';
+import { authStateFromEvents, checkAuthEvents } from '../src/auth/auth-events.js';
 import { RoomServerError } from '../src/errors.js';
 import type { CreateRoomReply, InputResult, InputStatus } from '../src/api.js';
 import type { KeyRing } from '../src/keyring.js';
@@ -312,7 +312,16 @@ export class RoomLogic {
     // Auth events: present (fetching missing ones), not rejected, the right ones.
     let authEvents: MatrixEvent[];
     let createEvent = room.createEvent;
-    if (!isCreate) {
+    if (!isCreate && input.localAuth !== undefined) {
+      // built just now from the room's current state: its auth events are the ones the selection picks, none rejected
+      if (rv.roomIdFromCreateEvent && !createEvent) {
+        createEvent = await room.events!.get('$' + room.roomId.slice(1));
+        if (!createEvent) return this.rejectUnstored(room, input, 'missing_create_event');
+      }
+      const own = checkAuth(ev, authStateFromEvents(input.localAuth, rv.roomIdFromCreateEvent ? createEvent : undefined));
+      input.localAuth = undefined;
+      if (!own.ok) return this.storeRejected(room, input, `auth:${own.code}`, 0);
+    } else if (!isCreate) {
       const load = this.loadAuthEvents(room, ev);
       const loaded = load instanceof Promise ? await load : load;
       if (!loaded) {
@@ -832,8 +841,9 @@ export class RoomLogic {
       return Promise.resolve(room);
     }
     return buildLocalEvent(room, this.deps, { sender: req.sender, type: req.type, stateKey: req.stateKey, content: req.content }).then(
-      (ev) => {
-        const input: PreparedInput = { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 };
+      (built) => {
+        const input: PreparedInput = { event: built.event, kind: 'new', local: true, deadline: Date.now() + 60_000 };
+        if (built.authEvents !== undefined) input.localAuth = built.authEvents;
         if (req.txnId !== undefined) input.txnId = req.txnId;
         return this.process(room, input, false).then((out) => {
           if (out === 'parked') throw new RoomServerError('M_UNKNOWN', 'a local event was parked');
@@ -855,8 +865,11 @@ export class RoomLogic {
     if (room.head) throw new RoomServerError('M_INVALID_PARAM', `room ${room.roomId} already exists`);
     if (!room.rv) this.attachVersion(room, roomVersion(c.req.roomVersion ?? DEFAULT_ROOM_VERSION));
     const eventIds: string[] = [];
-    for await (const ev of createRoomEvents(room, this.deps, c)) {
-      const out = await this.process(room, { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 }, false);
+    for await (const built of createRoomEvents(room, this.deps, c)) {
+      const ev = built.event;
+      const input: PreparedInput = { event: ev, kind: 'new', local: true, deadline: Date.now() + 60_000 };
+      if (built.authEvents !== undefined) input.localAuth = built.authEvents;
+      const out = await this.process(room, input, false);
       if (out === 'parked' || out.status !== 'accepted') {
         throw new RoomServerError('M_INVALID_PARAM', `create_room: ${ev.type} was ${out === 'parked' ? 'parked' : `${out.status} (${out.reason ?? ''})`}`);
       }

@@ -363,6 +363,44 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
 }
 
 /**
+ * The event form of a PDU this server has just built and signed: its room,
+ * prev and auth events, depth, timestamp, hashes and signature are the
+ * server's own, so only what the caller of `send` supplied is checked here
+ * (type, state key, sender, content and a redaction's target), with the
+ * same errors as parsePdu, and the size of `text`, its canonical JSON.
+ * `prevEvents` and `authEvents` are the IDs it references, in its order.
+ */
+export function parseLocalPdu(json: JsonObject, rv: RoomVersion, eventId: string, prevEvents: string[], authEvents: string[], text: string): MatrixEvent {
+  const type = json.type;
+  if (typeof type !== 'string') throw wrongType('type', 'a string');
+  if (exceedsBytes(type, MAX_FIELD_BYTES)) throw tooLong('type');
+  if (type.indexOf('\u0000') !== -1) throw new PduError('pdu_field_type', 'field "type" must not contain NUL', 'type');
+  const sender = json.sender;
+  if (typeof sender !== 'string') throw wrongType('sender', 'a string');
+  if (exceedsBytes(sender, MAX_FIELD_BYTES)) throw tooLong('sender');
+  const senderProblem = userIdProblem(sender);
+  if (senderProblem) throw badId('sender', senderProblem);
+  const sk = json.state_key;
+  if (sk !== undefined) {
+    if (typeof sk !== 'string') throw wrongType('state_key', 'a string');
+    if (exceedsBytes(sk, MAX_FIELD_BYTES)) throw tooLong('state_key');
+  }
+  const content = json.content;
+  if (!isJsonObject(content)) throw wrongType('content', 'an object');
+  if (rv.strictCanonicalJson && !numbersCanonical(content)) throw badNumber(findNonCanonicalNumber(json) ?? '(root)');
+  if (type === 'm.room.redaction') {
+    const r = rv.v11Format ? content.redacts : json.redacts;
+    if (r !== undefined && typeof r !== 'string') throw wrongType(rv.v11Format ? 'content.redacts' : 'redacts', 'a string');
+  }
+  // (a UTF-16 unit is at most 3 bytes of UTF-8: a short text needs no count)
+  if (text.length * 3 > MAX_PDU_BYTES) {
+    const size = Buffer.byteLength(text, 'utf8');
+    if (size > MAX_PDU_BYTES) throw new PduError('pdu_too_large', `PDU is ${size} bytes of canonical JSON, more than ${MAX_PDU_BYTES}`);
+  }
+  return buildEvent(json, rv, eventId, prevEvents, authEvents, text);
+}
+
+/**
  * Validates event JSON for room version `rv` and returns the parsed event
  * (see the module comment for what is checked). Throws PduError.
  */

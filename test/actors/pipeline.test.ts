@@ -402,5 +402,41 @@ test('the membership index follows member events: joins, a profile change, a lea
   await b.close();
 });
 
+test('local sends are checked like any event: bad content changes nothing, sends the rules refuse are stored as rejected (v5, v10, v12)', async () => {
+  const rs = await openServer();
+  for (const version of ['5', '10', '12']) {
+    const room = await publicRoom(rs, version);
+    const head = rs.outputHead();
+    const latest = (await rs.query.latest(room)).latest_event_ids;
+    const code = async (p: Promise<unknown>) => p.then(() => 'accepted', (e: { code?: string }) => e.code);
+    // non-canonical numbers: refused from v6 on, before anything is stored
+    assert.is(await code(rs.send({ roomId: room, sender: A, type: 'm.room.message', content: { n: 1.5 } })), version === '5' ? 'accepted' : 'M_BAD_JSON', `v${version} float`);
+    assert.is(await code(rs.send({ roomId: room, sender: A, type: 'x'.repeat(256), content: {} })), 'M_TOO_LARGE', `v${version} long type`);
+    assert.is(await code(rs.send({ roomId: room, sender: A, type: 'm.room.topic', stateKey: 'k'.repeat(256), content: {} })), 'M_TOO_LARGE', `v${version} long state key`);
+    if (version !== '5') {
+      assert.is(rs.outputHead(), head, `v${version}: nothing written`);
+      assert.equal((await rs.query.latest(room)).latest_event_ids, latest);
+    }
+    const before = (await rs.query.latest(room)).latest_event_ids;
+    // bob has not joined: his message is stored as rejected and is no extremity
+    const bob = await rs.send({ roomId: room, sender: B, type: 'm.room.message', content: { body: 'hi' } });
+    assert.is(bob.status, 'rejected', `v${version} non-member`);
+    assert.is((await rs.query.event([bob.event_id])).events[0]!.status, 'rejected');
+    assert.equal((await rs.query.latest(room)).latest_event_ids, before);
+    // bob joins, then changes the power levels without the power to
+    const join = await rs.send({ roomId: room, sender: B, type: 'm.room.member', stateKey: B, content: { membership: 'join' } });
+    assert.is(join.status, 'accepted');
+    const pl = await rs.send({ roomId: room, sender: B, type: 'm.room.power_levels', stateKey: '', content: { users: { [B]: 100 } } });
+    assert.is(pl.status, 'rejected', `v${version} power levels`);
+    // the next send follows the join, not the rejected event, and is authorised by the state the join made
+    const next = await rs.send({ roomId: room, sender: B, type: 'm.room.message', content: { body: 'now' } });
+    assert.is(next.status, 'accepted');
+    const ev = (await rs.query.event([next.event_id])).events[0]!;
+    assert.equal((ev.event as { prev_events: unknown[] }).prev_events, [join.event_id]);
+    assert.ok(((ev.event as { auth_events: string[] }).auth_events).includes(join.event_id), 'the join is among its auth events');
+  }
+  await rs.close();
+});
+
 test.after(() => cleanup());
 test.run();

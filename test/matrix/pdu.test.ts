@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { roomVersion, type RoomVersion, type RoomVersionId } from '../../src/matrix/room-versions.js';
 import type { JsonObject, JsonValue } from '../../src/matrix/json.js';
-import { parsePdu, parsePduBytes, PduError, MAX_PDU_BYTES, type PduErrorReason } from '../../src/matrix/pdu.js';
+import { parseLocalPdu, parsePdu, parsePduBytes, PduError, MAX_PDU_BYTES, type PduErrorReason } from '../../src/matrix/pdu.js';
 import { StrictJsonError } from '../../src/matrix/strict-json.js';
 import { signEvent } from '../../src/matrix/signing.js';
 import { signingKeyFromSeed } from '../../src/matrix/ed25519.js';
@@ -353,6 +353,96 @@ test('trusted reload options: knownEventId and skipSizeCheck skip the hashing', 
   const ev = parsePdu(json, rv, { knownEventId: V4_ID, skipSizeCheck: true });
   assert.is(ev.eventId, V4_ID);
   refuses(json, rv, 'pdu_too_large');
+});
+
+
+// parseLocalPdu: events this server built; only what the sender supplied is checked.
+function localPdu(rv: RoomVersion, fields: JsonObject): { pdu: JsonObject; text: string; eventId: string; prev: string[]; auth: string[] } {
+  const prev = [rv.eventIdFormat === 'v1' ? '$p:example.org' : H('P')];
+  const auth = [rv.eventIdFormat === 'v1' ? '$a:example.org' : H('A')];
+  const refs = (ids: string[]) => (rv.eventRefsWithHashes ? ids.map((id) => [id, { sha256: 'abc' }]) : ids);
+  const ev: JsonObject = { room_id: rv.roomIdFromCreateEvent ? '!' + 'R'.repeat(43) : '!room:example.org', sender: '@alice:example.org', depth: 7, origin_server_ts: 1700000000000, prev_events: refs(prev), auth_events: refs(auth), ...fields };
+  if (rv.eventIdFormat === 'v1') ev.event_id = '$local:example.org';
+  const pdu = signEvent(ev, 'example.org', key, rv);
+  return { pdu, text: canonicalJson(pdu), eventId: computeEventId(pdu, rv), prev, auth };
+}
+
+test('parseLocalPdu gives the event parsePdu gives, in every version', () => {
+  for (const v of ALL) {
+    const rv = roomVersion(v);
+    for (const fields of [
+      { type: 'm.room.message', content: { body: 'hi', n: 3 } },
+      { type: 'm.room.topic', state_key: '', content: { topic: 't' } },
+      rv.v11Format ? { type: 'm.room.redaction', content: { redacts: H('T') } } : { type: 'm.room.redaction', redacts: H('T'), content: {} },
+    ] as JsonObject[]) {
+      const l = localPdu(rv, fields);
+      const local = parseLocalPdu(l.pdu, rv, l.eventId, l.prev, l.auth, l.text);
+      const full = parsePdu(l.pdu, rv);
+      assert.equal({ ...local, roomVersion: local.roomVersion.id }, { ...full, roomVersion: full.roomVersion.id }, `v${v} ${String(fields.type)}`);
+      assert.is(local.text, l.text);
+    }
+  }
+});
+
+test('parseLocalPdu refuses what the sender supplied as parsePdu does', () => {
+  const cases: Array<[RoomVersionId, JsonObject, PduErrorReason, string]> = [
+    ['10', { type: 'm.room.message', content: { n: 1.5 } }, 'pdu_bad_number', 'content'],
+    ['10', { type: 'm.room.message', content: { deep: [{ n: 2 ** 60 }] } }, 'pdu_bad_number', 'content'],
+    ['10', { type: 'x'.repeat(256), content: {} }, 'pdu_too_large', 'type'],
+    ['10', { type: 'a\u0000b', content: {} }, 'pdu_field_type', 'type'],
+    ['10', { type: 'm.room.topic', state_key: 'é'.repeat(128), content: {} }, 'pdu_too_large', 'state_key'],
+    ['10', { type: 'm.room.message', state_key: 5, content: {} }, 'pdu_field_type', 'state_key'],
+    ['10', { type: 'm.room.message', content: 'text' }, 'pdu_field_type', 'content'],
+    ['10', { type: 'm.room.redaction', redacts: 7, content: {} }, 'pdu_field_type', 'redacts'],
+    ['11', { type: 'm.room.redaction', content: { redacts: 7 } }, 'pdu_field_type', 'content.redacts'],
+    ['10', { type: 'm.room.message', sender: 'alice', content: {} }, 'pdu_bad_id', 'sender'],
+  ];
+  for (const [v, fields, reason, field] of cases) {
+    const rv = roomVersion(v);
+    const l = localPdu(rv, fields);
+    const got = (f: () => unknown): PduError | undefined => {
+      try {
+        f();
+      } catch (e) {
+        if (e instanceof PduError) return e;
+        throw e;
+      }
+      return undefined;
+    };
+    const local = got(() => parseLocalPdu(l.pdu, rv, l.eventId, l.prev, l.auth, l.text));
+    const full = got(() => parsePdu(l.pdu, rv));
+    assert.ok(local, `${JSON.stringify(fields).slice(0, 60)}: refused`);
+    assert.is(local!.reason, reason);
+    assert.is(local!.field, field);
+    assert.is(local!.reason, full?.reason, 'the same reason as parsePdu');
+    assert.is(local!.message, full?.message, 'the same message as parsePdu');
+  }
+  // v5 has no strict numbers
+  const l5 = localPdu(roomVersion('5'), { type: 'm.room.message', content: { n: 1.5 } });
+  assert.is(parseLocalPdu(l5.pdu, roomVersion('5'), l5.eventId, l5.prev, l5.auth, l5.text).content.n, 1.5);
+});
+
+test('parseLocalPdu: the 65,536-byte limit counts UTF-8 bytes of the canonical text', () => {
+  const rv = roomVersion('10');
+  const fits = (body: string) => {
+    const l = localPdu(rv, { type: 'm.room.message', content: { body } });
+    try {
+      parseLocalPdu(l.pdu, rv, l.eventId, l.prev, l.auth, l.text);
+      assert.ok(Buffer.byteLength(l.text) <= MAX_PDU_BYTES, 'accepted only within the limit');
+      return true;
+    } catch (e) {
+      assert.instance(e, PduError);
+      assert.is((e as PduError).reason, 'pdu_too_large');
+      assert.ok(Buffer.byteLength(l.text) > MAX_PDU_BYTES, 'refused only past the limit');
+      return false;
+    }
+  };
+  assert.ok(fits('x'.repeat(21_000)), 'a short text in units needs no count');
+  assert.ok(fits('x'.repeat(64_000)));
+  assert.not.ok(fits('x'.repeat(66_000)));
+  // 2-byte characters: under the limit in UTF-16 units, over it in bytes
+  assert.not.ok(fits('é'.repeat(33_000)));
+  assert.ok(fits('é'.repeat(32_000)));
 });
 
 test.run();
