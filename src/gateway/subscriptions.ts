@@ -30,6 +30,17 @@ export interface OutputSink {
   sendEncoded(data: string | Buffer, kind: FrameKind): void;
 }
 
+/** `,"key":` for an output's member (the handful of keys outputs have, cached). */
+const PREFIXES = new Map<string, string>();
+function memberPrefix(k: string): string {
+  let p = PREFIXES.get(k);
+  if (p === undefined) {
+    p = ',' + JSON.stringify(k) + ':';
+    if (PREFIXES.size < 64) PREFIXES.set(k, p);
+  }
+  return p;
+}
+
 export class SubscriptionPump {
   readonly id: string;
   readonly head: number;
@@ -42,6 +53,8 @@ export class SubscriptionPump {
   #closed = false;
   #lastPos: number;
   #removeLag: () => void;
+  /** `{"op":"output","subscription":"<id>"`: how every text frame of this pump starts */
+  #frameHead: string;
   #done: Promise<void> | undefined;
   /** Called once when the pump stops, for whatever reason. */
   onEnd: (() => void) | undefined;
@@ -56,6 +69,7 @@ export class SubscriptionPump {
     this.#headNow = headNow;
     this.#log = log;
     this.#lastPos = sub.head;
+    this.#frameHead = '{"op":"output","subscription":' + JSON.stringify(sub.id);
     subscriptionsGauge.inc();
     this.#removeLag = addSubscriberLagSource(() => Math.max(0, this.#headNow() - this.#lastPos));
   }
@@ -120,10 +134,16 @@ export class SubscriptionPump {
     this.#lastPos = o.pos;
     const text = this.#kind === 'text' ? eventTextOf(o) : undefined;
     if (text !== undefined) {
-      // The event's canonical text goes in as it is: only the small rest of the frame is encoded.
-      const { event: _event, ...rest } = o as Output & { event: unknown };
-      const head = JSON.stringify({ op: 'output', subscription: this.id, ...rest });
-      this.#sink.sendEncoded(`${head.slice(0, -1)},"event":${text}}`, 'text');
+      // The event's canonical text goes in as it is: only the small rest of
+      // the frame is encoded, member by member (no copies of the output).
+      let frame = this.#frameHead;
+      const fields = o as unknown as Record<string, unknown>;
+      for (const k in fields) {
+        if (k === 'event') continue;
+        const v = fields[k];
+        if (v !== undefined) frame += memberPrefix(k) + JSON.stringify(v);
+      }
+      this.#sink.sendEncoded(frame + ',"event":' + text + '}', 'text');
     } else {
       this.#sink.sendFrame({ op: 'output', subscription: this.id, ...o }, this.#kind);
     }
