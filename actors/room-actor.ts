@@ -310,7 +310,6 @@ export class RoomLogic {
     }
 
     // Auth events: present (fetching missing ones), not rejected, the right ones.
-    let authEvents: MatrixEvent[];
     let createEvent = room.createEvent;
     if (!isCreate && input.localAuth !== undefined) {
       // built just now from the room's current state: its auth events are the ones the selection picks, none rejected
@@ -328,7 +327,7 @@ export class RoomLogic {
         // fetched outliers do not wait: their own fetch already asked for their auth chain
         return fromFetch && input.kind === 'outlier' ? this.rejectUnstored(room, input, 'missing_auth_events') : 'parked';
       }
-      authEvents = loaded.events;
+      const authEvents = loaded.events;
       if (rv.roomIdFromCreateEvent && !createEvent) {
         createEvent = await room.events!.get('$' + room.roomId.slice(1));
         if (!createEvent) return this.rejectUnstored(room, input, 'missing_create_event');
