@@ -189,6 +189,51 @@ function withCanonicalErrors<T>(f: () => T): T {
   }
 }
 
+/** `type`: present, a string of at most 255 bytes, without NUL. */
+function checkType(json: JsonObject): string {
+  const type = json.type;
+  if (type === undefined) throw missing('type');
+  if (typeof type !== 'string') throw wrongType('type', 'a string');
+  if (exceedsBytes(type, MAX_FIELD_BYTES)) throw tooLong('type');
+  if (type.indexOf('\u0000') !== -1) throw new PduError('pdu_field_type', 'field "type" must not contain NUL', 'type');
+  return type;
+}
+
+/** `sender`: present, a user ID of at most 255 bytes. */
+function checkSender(json: JsonObject): void {
+  const sender = json.sender;
+  if (sender === undefined) throw missing('sender');
+  if (typeof sender !== 'string') throw wrongType('sender', 'a string');
+  if (exceedsBytes(sender, MAX_FIELD_BYTES)) throw tooLong('sender');
+  const senderProblem = userIdProblem(sender);
+  if (senderProblem) throw badId('sender', senderProblem);
+}
+
+/** `content`: present, an object. */
+function checkContent(json: JsonObject): JsonObject {
+  const content = json.content;
+  if (content === undefined) throw missing('content');
+  if (!isJsonObject(content)) throw wrongType('content', 'an object');
+  return content;
+}
+
+/** `state_key`, when present: a string of at most 255 bytes. */
+function checkStateKey(json: JsonObject): void {
+  const sk = json.state_key;
+  if (sk !== undefined) {
+    if (typeof sk !== 'string') throw wrongType('state_key', 'a string');
+    if (exceedsBytes(sk, MAX_FIELD_BYTES)) throw tooLong('state_key');
+  }
+}
+
+/** A redaction's target, when present: a string (top level before v11, in content from v11). */
+function checkRedacts(json: JsonObject, type: string, content: JsonObject, rv: RoomVersion): void {
+  if (type !== 'm.room.redaction') return;
+  const field = rv.v11Format ? 'content.redacts' : 'redacts';
+  const r = rv.v11Format ? content.redacts : json.redacts;
+  if (r !== undefined && typeof r !== 'string') throw wrongType(field, 'a string');
+}
+
 /**
  * Builds the MatrixEvent of JSON whose fields have been validated.
  * `json` is kept by reference.
@@ -243,20 +288,8 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
     }
   }
 
-  // type
-  const type = json.type;
-  if (type === undefined) throw missing('type');
-  if (typeof type !== 'string') throw wrongType('type', 'a string');
-  if (exceedsBytes(type, MAX_FIELD_BYTES)) throw tooLong('type');
-  if (type.indexOf('\u0000') !== -1) throw new PduError('pdu_field_type', 'field "type" must not contain NUL', 'type');
-
-  // sender
-  const sender = json.sender;
-  if (sender === undefined) throw missing('sender');
-  if (typeof sender !== 'string') throw wrongType('sender', 'a string');
-  if (exceedsBytes(sender, MAX_FIELD_BYTES)) throw tooLong('sender');
-  const senderProblem = userIdProblem(sender);
-  if (senderProblem) throw badId('sender', senderProblem);
+  const type = checkType(json);
+  checkSender(json);
 
   // room_id
   const roomId = json.room_id;
@@ -272,17 +305,8 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
     }
   }
 
-  // content
-  const content = json.content;
-  if (content === undefined) throw missing('content');
-  if (!isJsonObject(content)) throw wrongType('content', 'an object');
-
-  // state_key
-  const sk = json.state_key;
-  if (sk !== undefined) {
-    if (typeof sk !== 'string') throw wrongType('state_key', 'a string');
-    if (exceedsBytes(sk, MAX_FIELD_BYTES)) throw tooLong('state_key');
-  }
+  const content = checkContent(json);
+  checkStateKey(json);
 
   // event references
   const prevEvents = eventRefs(json, 'prev_events', MAX_PREV_EVENTS, rv);
@@ -308,12 +332,7 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
   const unsigned = json.unsigned;
   if (unsigned !== undefined && !isJsonObject(unsigned)) throw wrongType('unsigned', 'an object');
 
-  // redacts
-  if (type === 'm.room.redaction') {
-    const field = rv.v11Format ? 'content.redacts' : 'redacts';
-    const r = rv.v11Format ? content.redacts : json.redacts;
-    if (r !== undefined && typeof r !== 'string') throw wrongType(field, 'a string');
-  }
+  checkRedacts(json, type, content, rv);
 
   // The whole event's canonical text (what is stored), with its members'
   // offsets: the content hash input and the redacted text are cut from it.
@@ -371,27 +390,12 @@ export function parsePduDetailed(json: JsonValue, rv: RoomVersion, opts: ParsePd
  * `prevEvents` and `authEvents` are the IDs it references, in its order.
  */
 export function parseLocalPdu(json: JsonObject, rv: RoomVersion, eventId: string, prevEvents: string[], authEvents: string[], text: string): MatrixEvent {
-  const type = json.type;
-  if (typeof type !== 'string') throw wrongType('type', 'a string');
-  if (exceedsBytes(type, MAX_FIELD_BYTES)) throw tooLong('type');
-  if (type.indexOf('\u0000') !== -1) throw new PduError('pdu_field_type', 'field "type" must not contain NUL', 'type');
-  const sender = json.sender;
-  if (typeof sender !== 'string') throw wrongType('sender', 'a string');
-  if (exceedsBytes(sender, MAX_FIELD_BYTES)) throw tooLong('sender');
-  const senderProblem = userIdProblem(sender);
-  if (senderProblem) throw badId('sender', senderProblem);
-  const sk = json.state_key;
-  if (sk !== undefined) {
-    if (typeof sk !== 'string') throw wrongType('state_key', 'a string');
-    if (exceedsBytes(sk, MAX_FIELD_BYTES)) throw tooLong('state_key');
-  }
-  const content = json.content;
-  if (!isJsonObject(content)) throw wrongType('content', 'an object');
+  const type = checkType(json);
+  checkSender(json);
+  checkStateKey(json);
+  const content = checkContent(json);
   if (rv.strictCanonicalJson && !numbersCanonical(content)) throw badNumber(findNonCanonicalNumber(json) ?? '(root)');
-  if (type === 'm.room.redaction') {
-    const r = rv.v11Format ? content.redacts : json.redacts;
-    if (r !== undefined && typeof r !== 'string') throw wrongType(rv.v11Format ? 'content.redacts' : 'redacts', 'a string');
-  }
+  checkRedacts(json, type, content, rv);
   // (a UTF-16 unit is at most 3 bytes of UTF-8: a short text needs no count)
   if (text.length * 3 > MAX_PDU_BYTES) {
     const size = Buffer.byteLength(text, 'utf8');
