@@ -19,6 +19,7 @@ import { planEventSignatures, requiredSigners, badSignature } from '../src/matri
 import type { CryptoPool } from './crypto-pool.js';
 import { checkAuth } from '../src/auth/check.js';
 import { authStateFromEvents, checkAuthEvents } from '../src/auth/auth-events.js';
+import type { AuthStateLookup } from '../src/auth/types.js';
 import { RoomServerError } from '../src/errors.js';
 import type { CreateRoomReply, InputResult, InputStatus } from '../src/api.js';
 import type { KeyRing } from '../src/keyring.js';
@@ -310,31 +311,34 @@ export class RoomLogic {
     }
 
     // Auth events: present (fetching missing ones), not rejected, the right ones.
+    // A local event built just now from the room's current state comes with
+    // them: the ones the selection picks, none rejected.
     let createEvent = room.createEvent;
-    if (!isCreate && input.localAuth !== undefined) {
-      // built just now from the room's current state: its auth events are the ones the selection picks, none rejected
-      if (rv.roomIdFromCreateEvent && !createEvent) {
-        createEvent = await room.events!.get('$' + room.roomId.slice(1));
-        if (!createEvent) return this.rejectUnstored(room, input, 'missing_create_event');
-      }
-      const own = checkAuth(ev, authStateFromEvents(input.localAuth, rv.roomIdFromCreateEvent ? createEvent : undefined));
+    if (!isCreate) {
+      const local = input.localAuth;
       input.localAuth = undefined;
-      if (!own.ok) return this.storeRejected(room, input, `auth:${own.code}`, 0);
-    } else if (!isCreate) {
-      const load = this.loadAuthEvents(room, ev);
-      const loaded = load instanceof Promise ? await load : load;
-      if (!loaded) {
-        // fetched outliers do not wait: their own fetch already asked for their auth chain
-        return fromFetch && input.kind === 'outlier' ? this.rejectUnstored(room, input, 'missing_auth_events') : 'parked';
+      let loaded: AuthEventsLoad | undefined;
+      if (local === undefined) {
+        const load = this.loadAuthEvents(room, ev);
+        loaded = load instanceof Promise ? await load : load;
+        if (!loaded) {
+          // fetched outliers do not wait: their own fetch already asked for their auth chain
+          return fromFetch && input.kind === 'outlier' ? this.rejectUnstored(room, input, 'missing_auth_events') : 'parked';
+        }
       }
-      const authEvents = loaded.events;
       if (rv.roomIdFromCreateEvent && !createEvent) {
         createEvent = await room.events!.get('$' + room.roomId.slice(1));
         if (!createEvent) return this.rejectUnstored(room, input, 'missing_create_event');
       }
-      const ae = checkAuthEvents(ev, authEvents, createEvent ? { createEvent, rejected: loaded.rejected } : { rejected: loaded.rejected });
-      if (!ae.ok) return this.storeRejected(room, input, `auth_events:${ae.code}`, 0);
-      const own = checkAuth(ev, ae.state);
+      let state: AuthStateLookup;
+      if (loaded !== undefined) {
+        const ae = checkAuthEvents(ev, loaded.events, createEvent ? { createEvent, rejected: loaded.rejected } : { rejected: loaded.rejected });
+        if (!ae.ok) return this.storeRejected(room, input, `auth_events:${ae.code}`, 0);
+        state = ae.state;
+      } else {
+        state = authStateFromEvents(local!, rv.roomIdFromCreateEvent ? createEvent : undefined);
+      }
+      const own = checkAuth(ev, state);
       if (!own.ok) return this.storeRejected(room, input, `auth:${own.code}`, 0);
     } else {
       const own = checkAuth(ev, { get: () => undefined });
